@@ -1,0 +1,280 @@
+"""Checkpoints: our safetensors format, and a safe importer for Un-0's torch ``.pt`` files.
+
+Our format is ONE ``.safetensors`` file whose tensors are named with Un-0's state-dict keys
+(without ``_orig_mod.``) and whose metadata holds ``{"format": FORMAT, "config": <ModelConfig JSON>}``.
+Loading never executes code: safetensors is a flat tensor format, and Un-0 files are read with
+``torch.load(..., weights_only=True)`` (PyTorch's restricted unpickler), never the full unpickler.
+
+``load_config_and_tensors`` needs only numpy + safetensors, so board-side code can use it.
+
+CLI: ``python -m model.checkpoint import-un0 un0.pt out.safetensors`` converts an Un-0 file;
+``python -m model.checkpoint info ckpt.safetensors`` prints the config and tensor shapes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+
+from .config import CONFIGS, ModelConfig, state_dict_shapes
+
+FORMAT = "oscillator-hil-checkpoint/1"
+UN0_PREFIX_SEGMENT = "_orig_mod."
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file is malformed, incompatible or unsafe."""
+
+
+# ----------------------------------------------------------------------------------------------
+# helpers shared by both formats
+# ----------------------------------------------------------------------------------------------
+def _atomic_target(path: str) -> tuple[str, str]:
+    d = os.path.dirname(os.path.abspath(path))
+    os.makedirs(d, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.basename(path), dir=d)
+    os.close(fd)
+    return d, tmp
+
+
+def validate_tensors(cfg: ModelConfig, shapes: dict[str, tuple[int, ...]], path: str = "<tensors>") -> None:
+    """Check names and shapes against what ``cfg`` needs; errors name the offending key."""
+    want = state_dict_shapes(cfg)
+    missing = [k for k in want if k not in shapes]
+    if missing:
+        raise CheckpointError(f"{path}: missing tensor(s) {missing} required by config {cfg.name!r}")
+    unexpected = sorted(k for k in shapes if k not in want)
+    if unexpected:
+        raise CheckpointError(f"{path}: unexpected tensor(s) {unexpected} for config {cfg.name!r}")
+    for k, s in want.items():
+        if tuple(shapes[k]) != tuple(s):
+            raise CheckpointError(
+                f"{path}: tensor {k!r} has shape {tuple(shapes[k])}, config {cfg.name!r} needs {tuple(s)}"
+            )
+
+
+def _parse_metadata(meta: dict | None, path: str) -> ModelConfig:
+    if not meta or "format" not in meta:
+        raise CheckpointError(f"{path}: no 'format' metadata; not an {FORMAT} checkpoint "
+                              "(for Un-0 .pt files use import_un0 / `python -m model.checkpoint import-un0`)")
+    if meta["format"] != FORMAT:
+        raise CheckpointError(f"{path}: format {meta['format']!r} is not supported (expected {FORMAT!r})")
+    if "config" not in meta:
+        raise CheckpointError(f"{path}: metadata has no 'config' entry")
+    try:
+        cfg_dict = json.loads(meta["config"])
+    except json.JSONDecodeError as e:
+        raise CheckpointError(f"{path}: metadata 'config' is not valid JSON ({e})") from None
+    try:
+        return ModelConfig.from_dict(cfg_dict)
+    except (ValueError, TypeError) as e:
+        raise CheckpointError(f"{path}: bad config: {e}") from None
+
+
+def read_metadata(path: str) -> dict[str, str]:
+    """The raw string metadata of one of our checkpoints (no tensors are read)."""
+    from safetensors import safe_open
+
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"checkpoint {path!r} does not exist")
+    try:
+        with safe_open(path, framework="numpy") as f:
+            return dict(f.metadata() or {})
+    except Exception as e:  # safetensors raises its own error types for corrupt headers
+        raise CheckpointError(f"{path}: not a readable safetensors file ({type(e).__name__}: {e})") from None
+
+
+# ----------------------------------------------------------------------------------------------
+# our format
+# ----------------------------------------------------------------------------------------------
+def save_checkpoint(path: str, model, extra_meta: dict | None = None) -> str:
+    """Write ``model`` (an OscillatorGenerator) to ``path`` atomically; returns the path."""
+    from safetensors.torch import save_file
+
+    cfg: ModelConfig = model.cfg
+    sd = {k.replace(UN0_PREFIX_SEGMENT, ""): v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+    validate_tensors(cfg, {k: tuple(v.shape) for k, v in sd.items()}, path)
+    meta = {"format": FORMAT, "config": json.dumps(cfg.to_dict(), sort_keys=True)}
+    for k, v in (extra_meta or {}).items():
+        if k in meta:
+            raise ValueError(f"extra_meta key {k!r} is reserved")
+        meta[str(k)] = v if isinstance(v, str) else json.dumps(v, sort_keys=True)
+    _, tmp = _atomic_target(path)
+    try:
+        save_file(sd, tmp, metadata=meta)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def load_config_and_tensors(path: str) -> tuple[ModelConfig, dict]:
+    """(config, {name: np.ndarray}) without torch; validates keys and shapes."""
+    from safetensors.numpy import load_file
+
+    cfg = _parse_metadata(read_metadata(path), path)
+    try:
+        tensors = load_file(path)
+    except Exception as e:
+        raise CheckpointError(f"{path}: cannot read tensors ({type(e).__name__}: {e})") from None
+    validate_tensors(cfg, {k: v.shape for k, v in tensors.items()}, path)
+    return cfg, tensors
+
+
+def load_checkpoint(path: str, device: str = "cpu"):
+    """Rebuild an OscillatorGenerator (eval mode) from one of our checkpoints."""
+    import torch
+    from safetensors.torch import load_file
+
+    from .un0 import OscillatorGenerator
+
+    cfg = _parse_metadata(read_metadata(path), path)
+    try:
+        sd = load_file(path, device="cpu")
+    except Exception as e:
+        raise CheckpointError(f"{path}: cannot read tensors ({type(e).__name__}: {e})") from None
+    validate_tensors(cfg, {k: tuple(v.shape) for k, v in sd.items()}, path)
+    with torch.device("meta"):
+        model = OscillatorGenerator(cfg)
+    model.load_state_dict(sd, strict=True, assign=True)
+    return model.to(device).eval()
+
+
+# ----------------------------------------------------------------------------------------------
+# Un-0 import
+# ----------------------------------------------------------------------------------------------
+#: Builder defaults when an Un-0 config lacks an arch key (fact sheet sections 4 and 12).
+UN0_BUILDER_DEFAULTS = {
+    "cifar10": dict(solver="rk4", num_steps=25, relativization="ref_oscillator",
+                    parameterization="standard", encoding="sin_cos", class_dropout_prob=0.1),
+    "imagenet64": dict(solver="euler", num_steps=10, relativization="ref_oscillator",
+                       parameterization="mup", encoding="sin_cos", class_dropout_prob=0.1),
+}
+#: Un-0 config key -> our ModelConfig field.
+UN0_KEY_MAP = {
+    "n_oscillators": "n",
+    "n_conditional_oscillators": "n_cond",
+    "class_dropout_prob": "class_dropout_prob",
+    "num_steps": "num_steps",
+    "decoder_in_channels": "decoder_in_channels",
+    "parameterization": "parameterization",
+    "relativization": "relativization",
+    "encoding": "encoding",
+    "solver": "solver",
+}
+
+
+def _torch_load_safe(path: str):
+    import pickle
+
+    import torch
+
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"Un-0 checkpoint {path!r} does not exist")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        raise CheckpointError(
+            f"{path}: refused to load: the file contains pickled objects outside the safe tensor/"
+            f"container set, so it could run code when unpickled. Only plain Un-0 checkpoints "
+            f"(tensors, dicts, numbers, strings) are accepted. Details: {str(e).splitlines()[0]}"
+        ) from None
+    except Exception as e:
+        raise CheckpointError(f"{path}: not a readable torch checkpoint ({type(e).__name__}: {e})") from None
+
+
+def un0_config_to_model_config(un0_cfg: dict, shapes: dict[str, tuple[int, ...]], name: str | None = None) -> ModelConfig:
+    """Translate an Un-0 ``config`` dict + tensor shapes into a ModelConfig."""
+    if "dynamics.K_drive" not in shapes:
+        raise CheckpointError("state dict has no 'dynamics.K_drive'; is this an Un-0 generator checkpoint?")
+    num_classes, n, n_cond = shapes["dynamics.K_drive"]
+    nblocks = len([k for k in shapes if k.startswith("decoder.cascade.") and k.endswith(".net.1.weight")])
+    image_size = 4 * 2**nblocks
+    ds = str(un0_cfg.get("dataset", "")).lower()
+    if "imagenet" in ds or (not ds and num_classes == 1000):
+        dataset = "imagenet64"
+    elif "cifar" in ds or (not ds and num_classes == 10):
+        dataset = "cifar10"
+    else:
+        raise CheckpointError(f"cannot tell the dataset (config dataset={un0_cfg.get('dataset')!r}, "
+                              f"{num_classes} classes); supported: cifar10 (10 classes), imagenet64 (1000)")
+    fields = dict(UN0_BUILDER_DEFAULTS[dataset])
+    fields.update(n=n, n_cond=n_cond, num_classes=num_classes, image_size=image_size,
+                  decoder_in_channels=shapes["decoder.cascade.0.net.1.weight"][1] if nblocks else 2 * n // 16)
+    if dataset == "imagenet64":
+        fields["init_output_gain"] = 1.0
+    for src, dst in UN0_KEY_MAP.items():
+        if un0_cfg.get(src) is not None:
+            fields[dst] = un0_cfg[src]
+    for key, want in (("n", n), ("n_cond", n_cond)):
+        if int(fields[key]) != want:
+            raise CheckpointError(f"config says {key}={fields[key]} but K_drive has shape {shapes['dynamics.K_drive']}")
+    if name is None:
+        guess = f"{dataset}-n{n}"
+        name = guess if guess in CONFIGS else f"un0-{guess}"
+    try:
+        return ModelConfig(name=name, dataset=dataset, **{k: (int(v) if k in ("n", "n_cond", "num_steps",
+                           "decoder_in_channels") else v) for k, v in fields.items()})
+    except (ValueError, TypeError) as e:
+        raise CheckpointError(f"Un-0 config cannot be mapped: {e}") from None
+
+
+def import_un0(path: str, name: str | None = None, device: str = "cpu"):
+    """Load an Un-0 ``.pt`` checkpoint ({"model": state_dict, "config": {...}, ...}) safely."""
+    import torch
+
+    from .un0 import OscillatorGenerator
+
+    obj = _torch_load_safe(path)
+    if not isinstance(obj, dict) or "model" not in obj or "config" not in obj:
+        got = sorted(obj) if isinstance(obj, dict) else type(obj).__name__
+        raise CheckpointError(f"{path}: expected an Un-0 checkpoint dict with keys 'model' and 'config', got {got}")
+    sd_raw, un0_cfg = obj["model"], obj["config"]
+    if not isinstance(sd_raw, dict) or not isinstance(un0_cfg, dict):
+        raise CheckpointError(f"{path}: 'model' must be a state dict and 'config' a dict")
+    sd = {}
+    for k, v in sd_raw.items():
+        if not isinstance(v, torch.Tensor):
+            raise CheckpointError(f"{path}: state-dict entry {k!r} is not a tensor")
+        sd[k.replace(UN0_PREFIX_SEGMENT, "")] = v
+    shapes = {k: tuple(v.shape) for k, v in sd.items()}
+    cfg = un0_config_to_model_config(un0_cfg, shapes, name)
+    validate_tensors(cfg, shapes, path)
+    with torch.device("meta"):
+        model = OscillatorGenerator(cfg)
+    model.load_state_dict({k: v.float() for k, v in sd.items()}, strict=True, assign=True)
+    return model.to(device).eval()
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m model.checkpoint", description=__doc__.split("\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    imp = sub.add_parser("import-un0", help="convert an Un-0 .pt checkpoint to our .safetensors format")
+    imp.add_argument("src")
+    imp.add_argument("dst")
+    imp.add_argument("--name", default=None, help="config name to store (default: derived from the shapes)")
+    info = sub.add_parser("info", help="print config and tensor shapes of a .safetensors checkpoint")
+    info.add_argument("path")
+    args = ap.parse_args(argv)
+    try:
+        if args.cmd == "import-un0":
+            model = import_un0(args.src, name=args.name)
+            save_checkpoint(args.dst, model, extra_meta={"imported_from": os.path.basename(args.src)})
+            print(f"wrote {args.dst} (config {model.cfg.name})")
+        else:
+            cfg, tensors = load_config_and_tensors(args.path)
+            print(json.dumps(cfg.to_dict(), indent=2))
+            for k, v in tensors.items():
+                print(f"{k}\t{tuple(v.shape)}\t{v.dtype}")
+    except (CheckpointError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,277 @@
+"""PyTorch reference generator, compatible with Un-0's conditional Kuramoto model.
+
+State x = [theta (n main) ; phi (n_cond conditioning)], integrated from Uniform[-pi, pi) for
+``num_steps`` steps of size T/num_steps (Euler, or torchdiffeq's 3/8-rule RK4):
+
+    dtheta_i/dt = omega_i  + sum_j K_ij sin(theta_j - theta_i) + sum_m D^(c)_im sin(phi_m - theta_i)
+    dphi_m/dt   = omega'_m + sum_l Kc_ml sin(phi_l - phi_m)                     (one-way drive)
+
+Using sin(a - b) = sin a cos b - cos a sin b, sin and cos are evaluated once per oscillator and
+step and the coupling is ONE matmul of K with the stacked [sin theta ; cos theta]. The class drive
+is grouped by class (one small matmul per class present) instead of gathering a (B, n, n_cond)
+tensor per sample. The settled main phases are relativised, encoded as [sin ; cos] and decoded by
+Un-0's ResizeConvDecoder. Sources: un0-model.md sections 1-6 (Un-0, github.com/unconv-ai/Un-0).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .config import (
+    LEAKY_RELU_SLOPE,
+    OUTPUT_CHANNELS,
+    DECODER_BASE_SIZE,
+    ModelConfig,
+    coupling_scales,
+    init_stds,
+)
+
+# torchdiffeq's "rk4" is the 3/8-rule variant (rk4_alt_step_func); these are its stage weights.
+_THIRD = 1.0 / 3.0
+_TWO_THIRDS = 2.0 / 3.0
+
+
+def _zero_diag(m: torch.Tensor) -> torch.Tensor:
+    """M - diag(M): no self-coupling; applied every forward so the diagonal gets zero gradient."""
+    return m - torch.diag_embed(torch.diagonal(m))
+
+
+class ConditionalKuramotoDynamics(nn.Module):
+    """The oscillator parameters and the velocity field. Parameter names/shapes are Un-0's."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        n, m, c = cfg.n, cfg.n_cond, cfg.num_classes
+        sk, skc, sd = init_stds(cfg)
+        # Creation order matters for seeded reproducibility: omega, K, omega_cond, K_cond, K_drive.
+        self.omega = nn.Parameter(torch.randn(1, n) * cfg.init_freq_scale)
+        self.K = nn.Parameter(_zero_diag(torch.randn(n, n) * sk))
+        self.omega_cond = nn.Parameter(torch.randn(1, m) * cfg.init_freq_scale)
+        self.K_cond = nn.Parameter(_zero_diag(torch.randn(m, m) * skc))
+        self.K_drive = nn.Parameter(torch.randn(c, n, m) * sd)
+        self.scales = coupling_scales(cfg)
+
+    def effective_params(self) -> dict[str, torch.Tensor]:
+        """The matrices the equations use: diagonal removed and forward scale applied."""
+        s_k, s_kc, s_d = self.scales
+        return {
+            "omega": self.omega.reshape(-1),
+            "K": _zero_diag(self.K) * s_k,
+            "omega_cond": self.omega_cond.reshape(-1),
+            "K_cond": _zero_diag(self.K_cond) * s_kc,
+            "K_drive": self.K_drive * s_d,
+        }
+
+    def velocity_fn(self, class_ids: torch.Tensor, drive_keep: torch.Tensor | None = None):
+        """Return v(x) for a fixed batch of class labels.
+
+        Class groups and effective matrices are prepared once per integration, not once per step.
+        ``drive_keep`` (B,) bool/float multiplies each sample's whole drive (class dropout).
+        """
+        p = self.effective_params()
+        n = self.cfg.n
+        omega, K, omega_c, Kc, Kd = p["omega"], p["K"], p["omega_cond"], p["K_cond"], p["K_drive"]
+        Kt, Kct = K.t(), Kc.t()
+        B = class_ids.shape[0]
+        # Group the batch by class: row indices into the stacked (2B, .) [sin; cos] layout and the
+        # class's drive matrix transposed to (m, n). A single class needs no indexing at all.
+        groups = []
+        if B:
+            uniq = torch.unique(class_ids)
+            if uniq.numel() == 1:
+                groups.append((None, Kd[int(uniq[0])].t()))
+            else:
+                for c in uniq.tolist():
+                    idx = torch.nonzero(class_ids == c).squeeze(1)
+                    groups.append((torch.cat([idx, idx + B]), Kd[c].t()))
+        keep = None
+        if drive_keep is not None:
+            keep = drive_keep.to(K.dtype).reshape(B, 1).repeat(2, 1)  # (2B, 1)
+
+        def v(x: torch.Tensor) -> torch.Tensor:
+            s, co = torch.sin(x), torch.cos(x)
+            s_th, c_th = s[:, :n], co[:, :n]
+            s_ph, c_ph = s[:, n:], co[:, n:]
+            # ONE matmul: [sin; cos] (2B, n) @ K^T -> rows [K sin ; K cos]
+            acc = torch.cat([s_th, c_th], dim=0) @ Kt
+            ph = torch.cat([s_ph, c_ph], dim=0)  # (2B, m)
+            # class drive: D^(c) [sin phi ; cos phi], one matmul per class present
+            if len(groups) == 1 and groups[0][0] is None:
+                d = ph @ groups[0][1]
+            else:
+                d = torch.zeros_like(acc)
+                for rows, DT in groups:
+                    d.index_copy_(0, rows, ph.index_select(0, rows) @ DT)
+            acc = acc + (d if keep is None else d * keep)
+            v_th = omega + c_th * acc[:B] - s_th * acc[B:]
+            kc = ph @ Kct
+            v_ph = omega_c + c_ph * kc[:B] - s_ph * kc[B:]
+            return torch.cat([v_th, v_ph], dim=1)
+
+        return v
+
+    def forward(self, x: torch.Tensor, class_ids: torch.Tensor, drive_keep=None) -> torch.Tensor:
+        """Velocity at state x (B, n+m) for labels class_ids (B,)."""
+        return self.velocity_fn(class_ids, drive_keep)(x)
+
+
+def euler_step(v, x: torch.Tensor, dt: float) -> torch.Tensor:
+    return x + dt * v(x)
+
+
+def rk4_38_step(v, x: torch.Tensor, dt: float) -> torch.Tensor:
+    """One step of the 3/8-rule RK4, the variant torchdiffeq calls "rk4"."""
+    k1 = v(x)
+    k2 = v(x + dt * k1 * _THIRD)
+    k3 = v(x + dt * (k2 - k1 * _THIRD))
+    k4 = v(x + dt * (k1 - k2 + k3))
+    return x + (k1 + 3 * (k2 + k3) + k4) * dt * 0.125
+
+
+SOLVER_STEPS = {"euler": euler_step, "rk4": rk4_38_step}
+
+
+class ResizeBlock(nn.Module):
+    """nearest x2 -> conv3x3 -> LeakyReLU(0.2) -> conv3x3 -> LeakyReLU(0.2); Sequential indices as Un-0."""
+
+    def __init__(self, cin: int, cout: int):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Upsample(scale_factor=2, mode="nearest"),
+            nn.Conv2d(cin, cout, 3, padding=1),
+            nn.LeakyReLU(LEAKY_RELU_SLOPE),
+            nn.Conv2d(cout, cout, 3, padding=1),
+            nn.LeakyReLU(LEAKY_RELU_SLOPE),
+        )
+
+    def forward(self, x):
+        return self.net(x)
+
+
+class ResizeConvDecoder(nn.Module):
+    """Features (B, F) -> channel-major (B, F/16, 4, 4) -> k resize-conv blocks -> conv3x3 -> tanh."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        chans = cfg.decoder_channels
+        self.in_channels = cfg.decoder_in_channels
+        self.cascade = nn.ModuleList(
+            ResizeBlock(chans[b], chans[b + 1]) for b in range(cfg.num_decoder_blocks)
+        )
+        self.to_output = nn.Conv2d(chans[-1], OUTPUT_CHANNELS, 3, padding=1)
+        for blk in self.cascade:
+            for conv in (blk.net[1], blk.net[3]):
+                nn.init.kaiming_normal_(conv.weight, a=LEAKY_RELU_SLOPE, nonlinearity="leaky_relu")
+                nn.init.zeros_(conv.bias)
+        nn.init.xavier_normal_(
+            self.to_output.weight, gain=nn.init.calculate_gain("tanh") * cfg.init_output_gain
+        )
+        nn.init.zeros_(self.to_output.bias)
+
+    def forward(self, feats: torch.Tensor) -> torch.Tensor:
+        h = feats.reshape(feats.shape[0], self.in_channels, DECODER_BASE_SIZE, DECODER_BASE_SIZE)
+        for blk in self.cascade:
+            h = blk(h)
+        return torch.tanh(self.to_output(h))
+
+
+class OscillatorGenerator(nn.Module):
+    """Class-conditional coupled-oscillator image generator (Un-0 layout: .dynamics, .decoder)."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.dynamics = ConditionalKuramotoDynamics(cfg)
+        self.decoder = ResizeConvDecoder(cfg)
+
+    # -- pieces ------------------------------------------------------------------------------
+    def effective_params(self) -> dict[str, torch.Tensor]:
+        return self.dynamics.effective_params()
+
+    def initial_phases(self, batch: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """x(0) ~ Uniform[-pi, pi) for all n + n_cond oscillators (rand * 2pi - pi, as Un-0)."""
+        dev = self.dynamics.K.device
+        dtype = self.dynamics.K.dtype
+        return torch.rand(batch, self.cfg.state_size, generator=generator, device=dev, dtype=dtype) * (
+            2 * math.pi
+        ) - math.pi
+
+    def _check_inputs(self, class_ids: torch.Tensor, theta0: torch.Tensor) -> torch.Tensor:
+        class_ids = torch.as_tensor(class_ids, device=theta0.device)
+        if class_ids.ndim != 1 or class_ids.dtype.is_floating_point:
+            raise ValueError(f"class_ids must be a 1-D integer tensor, got shape {tuple(class_ids.shape)} "
+                             f"dtype {class_ids.dtype}")
+        if theta0.ndim != 2 or theta0.shape != (class_ids.shape[0], self.cfg.state_size):
+            raise ValueError(
+                f"theta0 must have shape (batch, n + n_cond) = ({class_ids.shape[0]}, {self.cfg.state_size}), "
+                f"got {tuple(theta0.shape)}"
+            )
+        if class_ids.numel() and (int(class_ids.min()) < 0 or int(class_ids.max()) >= self.cfg.num_classes):
+            raise ValueError(f"class ids must be in 0..{self.cfg.num_classes - 1}, got "
+                             f"{int(class_ids.min())}..{int(class_ids.max())}")
+        return class_ids.long()
+
+    def integrate(self, class_ids, theta0: torch.Tensor, return_trajectory: bool = False,
+                  drive_keep: torch.Tensor | None = None) -> torch.Tensor:
+        """Integrate from theta0 (B, n+m); final state, or the (steps+1, B, n+m) trajectory."""
+        class_ids = self._check_inputs(class_ids, theta0)
+        cfg = self.cfg
+        x = theta0
+        traj = [x] if return_trajectory else None
+        if cfg.num_steps > 0:
+            v = self.dynamics.velocity_fn(class_ids, drive_keep)
+            step = SOLVER_STEPS[cfg.solver]
+            dt = cfg.dt
+            for _ in range(cfg.num_steps):
+                x = step(v, x, dt)
+                if traj is not None:
+                    traj.append(x)
+        return torch.stack(traj) if traj is not None else x
+
+    def features(self, theta: torch.Tensor) -> torch.Tensor:
+        """Readout of the main phases theta[:, :n]: relativise, then encode (sin block first)."""
+        th = theta[:, : self.cfg.n]
+        rel = self.cfg.relativization
+        if rel == "mean_relative":
+            th = th - th.mean(dim=1, keepdim=True)
+        elif rel == "ref_oscillator":
+            th = th - th[:, :1]
+        enc = self.cfg.encoding
+        if enc == "sin_cos":
+            return torch.cat([torch.sin(th), torch.cos(th)], dim=1)
+        if enc == "sin":
+            return torch.sin(th)
+        return th
+
+    def decode(self, feats: torch.Tensor) -> torch.Tensor:
+        """(B, features) -> (B, 3, H, W) in [-1, 1]."""
+        return self.decoder(feats)
+
+    def forward(self, class_ids, theta0: torch.Tensor | None = None,
+                generator: torch.Generator | None = None) -> torch.Tensor:
+        """Generate images. In training mode applies class dropout (keep-mask drawn after the phases)."""
+        class_ids = torch.as_tensor(class_ids, device=self.dynamics.K.device)
+        if theta0 is None:
+            theta0 = self.initial_phases(class_ids.shape[0], generator)
+        keep = None
+        if self.training and self.cfg.class_dropout_prob > 0:
+            keep = torch.rand(class_ids.shape[0], generator=generator, device=theta0.device) >= (
+                self.cfg.class_dropout_prob
+            )
+        theta = self.integrate(class_ids, theta0, drive_keep=keep)
+        return self.decode(self.features(theta))
+
+
+def order_parameter(theta: torch.Tensor) -> torch.Tensor:
+    """Kuramoto order parameter r = |mean_j exp(i theta_j)| over the last dim."""
+    return torch.sqrt(torch.cos(theta).mean(-1) ** 2 + torch.sin(theta).mean(-1) ** 2)
+
+
+def to_unit_range(images: torch.Tensor) -> torch.Tensor:
+    """[-1, 1] generator output -> [0, 1] (as Un-0's sample_images)."""
+    return ((images + 1) / 2).clamp(0, 1)
