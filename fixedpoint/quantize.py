@@ -142,11 +142,11 @@ class HardwareImage:
         try:
             with safe_open(path, framework="numpy") as f:
                 meta = f.metadata() or {}
-                if meta.get("format") != IMAGE_FORMAT:
-                    raise ValueError(f"{path}: not a hardware image (format {meta.get('format')!r}, expected {IMAGE_FORMAT!r})")
                 arrays = {k: f.get_tensor(k).astype(np.int64) for k in f.keys()}
-        except (OSError, RuntimeError) as e:  # safetensors raises on truncated or foreign files
-            raise ValueError(f"{path}: cannot read hardware image: {e}") from e
+        except Exception as e:  # safetensors raises its own error type on truncated or foreign files
+            raise ValueError(f"{path}: cannot read hardware image ({e}); re-create it with fixedpoint.quantize") from e
+        if meta.get("format") != IMAGE_FORMAT:
+            raise ValueError(f"{path}: not a hardware image (format {meta.get('format')!r}, expected {IMAGE_FORMAT!r})")
         m = json.loads(meta["meta"])
         missing = set(_ARRAYS) - set(arrays)
         if missing:
@@ -176,7 +176,7 @@ class HardwareImage:
             raise ValueError(f"gain_shift {self.gain_shift} outside 1..62")
         lim = 1 << (s.phase_bits - 1)
         if np.abs(self.omega_inc).max(initial=0) >= lim:
-            raise ValueError("omega increment does not fit the phase word")
+            raise ValueError("an omega increment does not fit the phase word: raise phase_turn_bits or use smaller dt")
         turns = self.max_turns()
         if turns >= 2 ** (s.phase_turn_bits - 1):
             raise ValueError(

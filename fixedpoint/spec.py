@@ -168,7 +168,11 @@ class HardwareParams:
 
     @staticmethod
     def lanes_per_word_for(bits: int, lanes: int) -> int:
-        return min(BUS_BITS // bits, lanes)
+        """Weights packed in one 32-bit load word: a power of two, so lane fields never straddle words."""
+        per = 1
+        while per * 2 <= min(BUS_BITS // bits, lanes):
+            per *= 2
+        return per
 
     def lanes_per_word(self, bits: int) -> int:
         return self.lanes_per_word_for(bits, self.lanes)

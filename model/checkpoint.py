@@ -17,9 +17,9 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 
 from .config import CONFIGS, ModelConfig, state_dict_shapes
+from .plots import atomic_output
 
 FORMAT = "oscillator-hil-checkpoint/1"
 UN0_PREFIX_SEGMENT = "_orig_mod."
@@ -32,14 +32,6 @@ class CheckpointError(ValueError):
 # ----------------------------------------------------------------------------------------------
 # helpers shared by both formats
 # ----------------------------------------------------------------------------------------------
-def _atomic_target(path: str) -> tuple[str, str]:
-    d = os.path.dirname(os.path.abspath(path))
-    os.makedirs(d, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.basename(path), dir=d)
-    os.close(fd)
-    return d, tmp
-
-
 def validate_tensors(cfg: ModelConfig, shapes: dict[str, tuple[int, ...]], path: str = "<tensors>") -> None:
     """Check names and shapes against what ``cfg`` needs; errors name the offending key."""
     want = state_dict_shapes(cfg)
@@ -102,13 +94,8 @@ def save_checkpoint(path: str, model, extra_meta: dict | None = None) -> str:
         if k in meta:
             raise ValueError(f"extra_meta key {k!r} is reserved")
         meta[str(k)] = v if isinstance(v, str) else json.dumps(v, sort_keys=True)
-    _, tmp = _atomic_target(path)
-    try:
+    with atomic_output(path) as tmp:
         save_file(sd, tmp, metadata=meta)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path
 
 
@@ -168,6 +155,15 @@ UN0_KEY_MAP = {
 }
 
 
+def _unpickle_reason(e: Exception) -> str:
+    """The informative line of torch's weights_only error (not its advice to disable the check)."""
+    lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+    for ln in lines:
+        if "GLOBAL" in ln or "Unsupported" in ln or "unsupported" in ln:
+            return ln
+    return lines[-1] if lines else type(e).__name__
+
+
 def _torch_load_safe(path: str):
     import pickle
 
@@ -181,7 +177,7 @@ def _torch_load_safe(path: str):
         raise CheckpointError(
             f"{path}: refused to load: the file contains pickled objects outside the safe tensor/"
             f"container set, so it could run code when unpickled. Only plain Un-0 checkpoints "
-            f"(tensors, dicts, numbers, strings) are accepted. Details: {str(e).splitlines()[0]}"
+            f"(tensors, dicts, numbers, strings) are accepted. Details: {_unpickle_reason(e)}"
         ) from None
     except Exception as e:
         raise CheckpointError(f"{path}: not a readable torch checkpoint ({type(e).__name__}: {e})") from None

@@ -25,7 +25,7 @@ CIFAR10_CLASSES = (
 DIGITS_CLASSES = tuple(str(i) for i in range(10))
 _DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 
-IMAGENET_TABLE_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "imagenet_classes.tsv")
+IMAGENET_TABLE_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "assets", "imagenet_classes.tsv")
 
 DATASETS = ("cifar10", "digits", "imagenet64")
 

@@ -35,6 +35,12 @@ _THIRD = 1.0 / 3.0
 _TWO_THIRDS = 2.0 / 3.0
 
 
+def uniform_phases(batch: int, size: int, generator: torch.Generator | None = None,
+                   device=None, dtype=None) -> torch.Tensor:
+    """Uniform[-pi, pi) phases drawn as rand * 2pi - pi (Un-0's initial state)."""
+    return torch.rand(batch, size, generator=generator, device=device, dtype=dtype) * (2 * math.pi) - math.pi
+
+
 def _zero_diag(m: torch.Tensor) -> torch.Tensor:
     """M - diag(M): no self-coupling; applied every forward so the diagonal gets zero gradient."""
     return m - torch.diag_embed(torch.diagonal(m))
@@ -195,11 +201,7 @@ class OscillatorGenerator(nn.Module):
 
     def initial_phases(self, batch: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """x(0) ~ Uniform[-pi, pi) for all n + n_cond oscillators (rand * 2pi - pi, as Un-0)."""
-        dev = self.dynamics.K.device
-        dtype = self.dynamics.K.dtype
-        return torch.rand(batch, self.cfg.state_size, generator=generator, device=dev, dtype=dtype) * (
-            2 * math.pi
-        ) - math.pi
+        return uniform_phases(batch, self.cfg.state_size, generator, self.dynamics.K.device, self.dynamics.K.dtype)
 
     def _check_inputs(self, class_ids: torch.Tensor, theta0: torch.Tensor) -> torch.Tensor:
         class_ids = torch.as_tensor(class_ids, device=theta0.device)

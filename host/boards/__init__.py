@@ -1,0 +1,38 @@
+"""Board factory: `open_board("golden" | "sim" | "pynq-z2" | "tcp://h:p" | "serial:///dev/x?baud=N", ...)`."""
+from __future__ import annotations
+
+from fixedpoint.spec import HardwareParams
+
+from .base import Board, BoardDisconnected, BoardError, BoardTimeout, CoreMismatch, ImageMismatch, RunResult
+
+BOARDS = ("golden", "sim", "pynq-z2")
+
+
+def open_board(spec: str, params: HardwareParams | None = None, *, simulator: str = "verilator",
+               bitfile: str | None = None, timeout: float | None = None, build_dir: str | None = None) -> Board:
+    """Open a board by name or URL. `params`: the core build for golden/sim (sim needs it); ignored by
+    boards whose core is fixed (pynq-z2 reads it from the core, remote boards from the agent)."""
+    if spec == "golden":
+        from .golden import GoldenBoard
+
+        return GoldenBoard(params)
+    if spec == "sim":
+        if params is None:
+            raise ValueError("the sim board needs the core's HardwareParams to build the RTL")
+        from .sim import SimBoard
+
+        return SimBoard(params, simulator=simulator, build_dir=build_dir)
+    if spec == "pynq-z2":
+        from .pynq_z2 import PynqZ2Board
+
+        return PynqZ2Board(bitfile)
+    if spec.startswith(("tcp://", "serial://")):
+        from .remote import RemoteBoard
+
+        return RemoteBoard.open(spec, timeout=timeout)
+    raise ValueError(f"unknown board {spec!r}: choose one of {list(BOARDS)} or tcp://HOST:PORT, "
+                     "serial:///dev/DEVICE?baud=N")
+
+
+__all__ = ["open_board", "Board", "RunResult", "BoardError", "BoardTimeout", "BoardDisconnected",
+           "ImageMismatch", "CoreMismatch", "BOARDS"]

@@ -1,0 +1,48 @@
+"""The sim board: the real RTL under cocotb (sim.client.SimClient), reached through pynq's MMIO/DMA/allocate
+bound to host.simdevice.SimDevice, and the same register-level driver the PYNQ-Z2 uses."""
+from __future__ import annotations
+
+import time
+
+from fixedpoint.spec import HardwareParams
+
+from .base import BoardDisconnected
+from .pynq_z2 import PYNQ_CLOCK_HZ, OverlayBoard
+
+
+class SimBoard(OverlayBoard):
+    name = "sim"
+
+    def __init__(self, params: HardwareParams, simulator: str = "verilator", build_dir: str | None = None,
+                 waves: bool = False, run_timeout_s: float = 600.0, client=None):
+        from ..simdevice import SimDevice
+
+        t0 = time.perf_counter()
+        if client is None:
+            from sim.client import SimClient
+
+            client = SimClient(params, simulator=simulator, waves=waves, build_dir=build_dir)
+        self.client = client
+        self.start_s = time.perf_counter() - t0
+        self.device = SimDevice(client)
+        try:
+            super().__init__(self.device.ip_dict, self.device, clock_hz=PYNQ_CLOCK_HZ, run_timeout_s=run_timeout_s)
+        except Exception:
+            self._close_client()
+            raise
+
+    def _run(self, class_id, phases0, steps):
+        t0 = time.perf_counter()
+        res = super()._run(class_id, phases0, steps)
+        res.timing["sim_wall_s"] = time.perf_counter() - t0
+        return res
+
+    def _close_client(self):
+        try:
+            self.client.close()
+        except (OSError, BoardDisconnected):
+            pass
+
+    def close(self) -> None:
+        super().close()
+        self._close_client()

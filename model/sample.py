@@ -1,0 +1,133 @@
+"""Sample images from a checkpoint (or a randomly initialised config) and visualise the dynamics.
+
+    python -m model.sample --checkpoint checkpoints/cifar10-n1024.safetensors --class cat --n 16 \
+        --seed 0 --out grid.png [--steps-strip strip.png] [--gif traj.gif] [--order-plot r.png]
+    python -m model.sample --config cifar10-n64 --n 8 --out random_init.png     # untrained weights
+
+--checkpoint accepts our .safetensors files and Un-0 .pt files (loaded with torch's safe unpickler).
+--class takes a name (any synonym, any case), an index, a comma-separated list, or is omitted to
+cycle through every class. Initial phases for all N images are drawn up front from one seeded
+generator, so the images do not depend on --batch-size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import torch
+from tqdm import tqdm
+
+from .classes import resolve_class
+from .config import get_config
+from .un0 import OscillatorGenerator, order_parameter, to_unit_range, uniform_phases
+
+MAX_TRAJECTORY_SAMPLES = 8  # strip / GIF / order plot use at most this many samples
+
+
+def load_model(checkpoint: str | None, config: str | None, seed: int = 0) -> OscillatorGenerator:
+    if (checkpoint is None) == (config is None):
+        raise ValueError("give exactly one of --checkpoint PATH or --config NAME")
+    if checkpoint is not None:
+        from .checkpoint import import_un0, load_checkpoint
+
+        if checkpoint.endswith((".pt", ".pth")):
+            return import_un0(checkpoint)
+        return load_checkpoint(checkpoint)
+    torch.manual_seed(seed)
+    return OscillatorGenerator(get_config(config)).eval()
+
+
+def parse_classes(spec: str | None, model: OscillatorGenerator, n: int) -> torch.Tensor:
+    cfg = model.cfg
+    if spec is None or spec.strip().lower() == "all":
+        ids = [i % cfg.num_classes for i in range(n)]
+    else:
+        names = [s for s in spec.split(",") if s.strip()] if "," in spec else [spec]
+        resolved = [resolve_class(s.strip(), cfg.dataset, cfg.num_classes) for s in names]
+        ids = [resolved[i % len(resolved)] for i in range(n)]
+    return torch.tensor(ids, dtype=torch.long)
+
+
+@torch.no_grad()
+def generate(model: OscillatorGenerator, class_ids: torch.Tensor, seed: int = 0, batch_size: int = 64,
+             progress: bool = True) -> torch.Tensor:
+    """Images in [0, 1], (N, 3, H, W); deterministic for a seed whatever the batch size."""
+    g = torch.Generator(device="cpu").manual_seed(seed)
+    theta0 = uniform_phases(len(class_ids), model.cfg.state_size, g)  # on CPU: same for any device
+    dev = model.dynamics.K.device
+    out = []
+    starts = range(0, len(class_ids), batch_size)
+    for s in tqdm(starts, desc="sampling", unit="batch", disable=not progress):
+        th = theta0[s: s + batch_size].to(dev, model.dynamics.K.dtype)
+        out.append(to_unit_range(model(class_ids[s: s + batch_size].to(dev), th)).cpu())
+    return torch.cat(out) if out else torch.empty(0, 3, model.cfg.image_size, model.cfg.image_size)
+
+
+@torch.no_grad()
+def trajectory(model: OscillatorGenerator, class_ids: torch.Tensor, seed: int = 0):
+    """Per-step decoded images (steps+1, S, 3, H, W) in [0, 1] and order parameter r (steps+1, S)."""
+    g = torch.Generator(device="cpu").manual_seed(seed)
+    theta0 = uniform_phases(len(class_ids), model.cfg.state_size, g)  # on CPU: same for any device
+    s = min(len(class_ids), MAX_TRAJECTORY_SAMPLES)
+    dev = model.dynamics.K.device
+    traj = model.integrate(class_ids[:s].to(dev), theta0[:s].to(dev, model.dynamics.K.dtype), return_trajectory=True)
+    frames = torch.stack([to_unit_range(model.decode(model.features(x))) for x in traj]).cpu()
+    r = order_parameter(traj[..., : model.cfg.n]).cpu()
+    return frames, r
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m model.sample", description=__doc__.split("\n")[0])
+    src = ap.add_mutually_exclusive_group(required=True)
+    src.add_argument("--checkpoint", help="our .safetensors checkpoint or an Un-0 .pt file")
+    src.add_argument("--config", help="config name (random initialisation), e.g. cifar10-n64")
+    ap.add_argument("--class", dest="cls", default=None,
+                    help="class name/index, comma-separated list, or 'all' (default: cycle all classes)")
+    ap.add_argument("--n", type=int, default=16, help="number of images (default 16)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", required=True, help="PNG grid path")
+    ap.add_argument("--nrow", type=int, default=None, help="images per grid row (default ~sqrt(n))")
+    ap.add_argument("--scale", type=int, default=2, help="pixel zoom of the saved grid (default 2)")
+    ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--steps-strip", default=None, help="PNG: decoded image after every solver step")
+    ap.add_argument("--gif", default=None, help="GIF of the decoded grid over the solver steps")
+    ap.add_argument("--order-plot", default=None, help="PNG plot of the order parameter r(t)")
+    ap.add_argument("--device", default="cpu")
+    args = ap.parse_args(argv)
+    if args.n < 1 or args.batch_size < 1:
+        ap.error("--n and --batch-size must be >= 1")
+
+    from .plots import save_gif, save_grid, save_order_plot, save_strip
+
+    try:
+        model = load_model(args.checkpoint, args.config, args.seed).to(args.device)
+        class_ids = parse_classes(args.cls, model, args.n)
+    except (ValueError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    images = generate(model, class_ids, args.seed, args.batch_size)
+    save_grid(images, args.out, nrow=args.nrow, scale=args.scale)
+    print(f"wrote {args.out} ({args.n} images, {model.cfg.name}, seed {args.seed})")
+    if args.steps_strip or args.gif or args.order_plot:
+        frames, r = trajectory(model, class_ids, args.seed)
+        if args.steps_strip:
+            save_strip(frames, args.steps_strip, scale=args.scale)
+            print(f"wrote {args.steps_strip} (rows: samples, columns: steps 0..{model.cfg.num_steps})")
+        if args.gif:
+            save_gif(frames, args.gif, scale=args.scale)
+            print(f"wrote {args.gif}")
+        if args.order_plot:
+            cfg = model.cfg
+            times = [k * cfg.dt for k in range(cfg.num_steps + 1)]
+            from .classes import class_names
+
+            names = class_names(cfg.dataset)
+            labels = [names[int(c)] if int(c) < len(names) else str(int(c)) for c in class_ids[: r.shape[1]]]
+            save_order_plot(times, r.numpy(), args.order_plot, title=f"{cfg.name}: order parameter", labels=labels)
+            print(f"wrote {args.order_plot}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

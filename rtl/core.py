@@ -1,0 +1,452 @@
+"""The oscillator array: L MAC lanes over lane-banked coupling memories, one shared post-processor, a pipelined
+CORDIC, an AXI4-Lite register block, an AXI4-Stream load port and an AXI4-Stream phase readback port.
+
+Every Euler step is computed exactly as fixedpoint/golden.py does it (see docs/rtl.md for the schedule):
+  1. the conditioning group (rows n..n+M-1, columns n..n+M-1, lanes 0..M-1, weights at drive address G*M+m),
+  2. main groups g = 0..G-1 (rows g*L+l, columns 0..n+M-1: K bank for j < n, drive address g*M+j-n above),
+  each column broadcasting (sin, cos) of the old phase j to all lanes. When a group's last column is accumulated,
+  its accumulators move into a shift register that feeds the post-processor one row per clock while the next
+  group's MACs run. The post-processor computes u, d and the wrapped new phase, writes the phase memory and feeds
+  the CORDIC, whose results go into the "next" trig buffer. After the pipelines drain the buffers swap.
+"""
+from __future__ import annotations
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import memory, wiring
+from amaranth.lib.wiring import In, Out
+from amaranth.utils import ceil_log2
+
+from fixedpoint.layout import LOAD_TARGETS, stream_lengths
+from fixedpoint.spec import BUS_BITS, HardwareParams
+
+from . import regs
+from .cordic import CordicPipeline
+
+
+def _bits_for(n: int) -> int:
+    return max(1, ceil_log2(n + 1))
+
+
+class OscillatorCore(wiring.Component):
+    """Top level. Ports: AXI4-Lite slave s_axil_*, AXI4-Stream slave s_axis_* (loads), master m_axis_* (readback), irq."""
+
+    def __init__(self, params: HardwareParams):
+        self.params = params
+        if params.n_total < params.lanes:
+            raise ValueError("n + n_cond must be >= lanes (post-processing of a group overlaps the next group's MACs)")
+        a, d = regs.ADDR_BITS, regs.DATA_BITS
+        super().__init__({
+            "s_axil_awaddr": In(a), "s_axil_awvalid": In(1), "s_axil_awready": Out(1),
+            "s_axil_wdata": In(d), "s_axil_wstrb": In(d // 8), "s_axil_wvalid": In(1), "s_axil_wready": Out(1),
+            "s_axil_bresp": Out(2), "s_axil_bvalid": Out(1), "s_axil_bready": In(1),
+            "s_axil_araddr": In(a), "s_axil_arvalid": In(1), "s_axil_arready": Out(1),
+            "s_axil_rdata": Out(d), "s_axil_rresp": Out(2), "s_axil_rvalid": Out(1), "s_axil_rready": In(1),
+            "s_axis_tdata": In(BUS_BITS), "s_axis_tvalid": In(1), "s_axis_tready": Out(1), "s_axis_tlast": In(1),
+            "m_axis_tdata": Out(BUS_BITS), "m_axis_tvalid": Out(1), "m_axis_tready": In(1), "m_axis_tlast": Out(1),
+            "irq": Out(1),
+        })
+
+    # Timing facts the benchmark and docs use.
+    MAC_LATENCY = 3  # issue -> memory data -> products -> accumulate
+    POST_LATENCY = 6  # row in -> phase write / CORDIC in
+
+    def elaborate(self, platform):
+        m = Module()
+        p, s = self.params, self.params.spec
+        n, M, L, G, nt = p.n, p.n_cond, p.lanes, p.groups, p.n_total
+        P, S = s.phase_bits, s.trig_bits
+        row_w = _bits_for(nt)
+
+        # ------------------------------------------------------------------ memories
+        kbanks = [memory.Memory(shape=signed(s.coupling_bits), depth=p.k_bank_depth, init=[]) for _ in range(L)]
+        dbanks = [memory.Memory(shape=signed(s.drive_bits), depth=p.drive_bank_depth, init=[]) for _ in range(L)]
+        for l in range(L):
+            m.submodules[f"kbank{l}"] = kbanks[l]
+            m.submodules[f"dbank{l}"] = dbanks[l]
+        gain_mem = memory.Memory(shape=unsigned(s.gain_bits), depth=nt, init=[])
+        omega_mem = memory.Memory(shape=signed(BUS_BITS), depth=nt, init=[])
+        phase_mem = memory.Memory(shape=signed(P), depth=nt, init=[])
+        trig_mem = memory.Memory(shape=unsigned(2 * S), depth=2 * nt, init=[])  # [buf*nt + i] = Cat(sin, cos)
+        m.submodules.gain_mem, m.submodules.omega_mem = gain_mem, omega_mem
+        m.submodules.phase_mem, m.submodules.trig_mem = phase_mem, trig_mem
+
+        k_rd = [b.read_port() for b in kbanks]
+        k_wr = [b.write_port() for b in kbanks]
+        d_rd = [b.read_port() for b in dbanks]
+        d_wr = [b.write_port() for b in dbanks]
+        gain_rd, gain_wr = gain_mem.read_port(), gain_mem.write_port()
+        omega_rd, omega_wr = omega_mem.read_port(), omega_mem.write_port()
+        phase_rd, phase_wr = phase_mem.read_port(), phase_mem.write_port()
+        trig_mac_rd, trig_post_rd, trig_wr = trig_mem.read_port(), trig_mem.read_port(), trig_mem.write_port()
+
+        # ------------------------------------------------------------------ registers
+        ctrl_start, ctrl_abort, ctrl_readback, ctrl_clear = Signal(), Signal(), Signal(), Signal()
+        busy, done, overflow, load_error = Signal(), Signal(), Signal(), Signal()
+        rb_busy = Signal()
+        irq_en = Signal(1)
+        irq_st = Signal(1)
+        steps_reg = Signal(16, init=regs.BY_NAME["STEPS"].reset)
+        gain_shift = Signal(6, init=regs.BY_NAME["GAIN_SHIFT"].reset)
+        load_target = Signal(4, init=regs.BY_NAME["LOAD_TARGET"].reset)
+        load_count = Signal(32)
+        cycles = Signal(64)
+        step_cycles_cnt = Signal(32)
+        step_cycles = Signal(32)
+        step_count = Signal(16)
+        scratch = Signal(32)
+        irq_set = Signal()
+
+        ro_values = {"ID": regs.CORE_ID, "VERSION": regs.CORE_VERSION, **regs.param_registers(p)}
+        read_values = {
+            **{k: Const(v, 32) for k, v in ro_values.items()},
+            "CTRL": Const(0, 32),
+            "STATUS": Cat(busy, done, overflow, load_error, rb_busy),
+            "IRQ_ENABLE": irq_en, "IRQ_STATUS": irq_st, "STEPS": steps_reg, "GAIN_SHIFT": gain_shift,
+            "LOAD_TARGET": load_target, "LOAD_COUNT": load_count, "CYCLES_LO": cycles[:32], "CYCLES_HI": cycles[32:],
+            "STEP_CYCLES": step_cycles, "STEP_COUNT": step_count, "SCRATCH": scratch,
+        }
+        missing = {r.name for r in regs.REGISTERS} ^ set(read_values)
+        assert not missing, f"register table and RTL disagree on {missing}"
+
+        # AXI4-Lite write channel: accept address and data together, then one response.
+        wr_fire = Signal()
+        load_sel = Signal()  # a LOAD_TARGET write happened
+        m.d.comb += [
+            wr_fire.eq(self.s_axil_awvalid & self.s_axil_wvalid & ~self.s_axil_bvalid),
+            self.s_axil_awready.eq(wr_fire), self.s_axil_wready.eq(wr_fire),
+        ]
+        wdata = self.s_axil_wdata
+        waddr = self.s_axil_awaddr
+        with m.If(self.s_axil_bvalid & self.s_axil_bready):
+            m.d.sync += self.s_axil_bvalid.eq(0)
+        with m.If(wr_fire):
+            m.d.sync += [self.s_axil_bvalid.eq(1), self.s_axil_bresp.eq(regs.RESP_SLVERR)]
+            with m.Switch(waddr):
+                for r in regs.REGISTERS:
+                    with m.Case(r.offset):
+                        m.d.sync += self.s_axil_bresp.eq(regs.RESP_OKAY)
+                        if r.name == "CTRL":
+                            m.d.comb += [ctrl_start.eq(wdata[0]), ctrl_abort.eq(wdata[1]),
+                                         ctrl_readback.eq(wdata[2]), ctrl_clear.eq(wdata[3])]
+                        elif r.name == "IRQ_ENABLE":
+                            m.d.sync += irq_en.eq(wdata[:1])
+                        elif r.name == "IRQ_STATUS":
+                            pass  # handled below (W1C merges with the set from the core)
+                        elif r.name == "SCRATCH":
+                            m.d.sync += scratch.eq(wdata)
+                        elif r.name in ("STEPS", "GAIN_SHIFT", "LOAD_TARGET"):
+                            target = {"STEPS": steps_reg, "GAIN_SHIFT": gain_shift, "LOAD_TARGET": load_target}[r.name]
+                            with m.If(~busy & ~rb_busy):
+                                m.d.sync += target.eq(wdata[:len(target)])
+                                if r.name == "LOAD_TARGET":
+                                    m.d.comb += load_sel.eq(1)
+        irq_clear = Signal()
+        m.d.comb += irq_clear.eq(wr_fire & (waddr == regs.offset("IRQ_STATUS")) & wdata[0])
+        with m.If(irq_set):
+            m.d.sync += irq_st.eq(1)
+        with m.Elif(irq_clear):
+            m.d.sync += irq_st.eq(0)
+        m.d.comb += self.irq.eq(irq_st & irq_en)
+
+        # AXI4-Lite read channel.
+        m.d.comb += self.s_axil_arready.eq(~self.s_axil_rvalid)
+        with m.If(self.s_axil_rvalid & self.s_axil_rready):
+            m.d.sync += self.s_axil_rvalid.eq(0)
+        with m.If(self.s_axil_arvalid & self.s_axil_arready):
+            m.d.sync += [self.s_axil_rvalid.eq(1), self.s_axil_rdata.eq(0), self.s_axil_rresp.eq(regs.RESP_SLVERR)]
+            with m.Switch(self.s_axil_araddr):
+                for r in regs.REGISTERS:
+                    with m.Case(r.offset):
+                        m.d.sync += [self.s_axil_rdata.eq(read_values[r.name]), self.s_axil_rresp.eq(regs.RESP_OKAY)]
+
+        # ------------------------------------------------------------------ load stream
+        lengths = stream_lengths(p)
+        per_k = p.lanes_per_word(s.coupling_bits)
+        per_d = p.lanes_per_word(s.drive_bits)
+        ld_addr = Signal(_bits_for(max(p.k_bank_depth, p.drive_bank_depth, nt)))
+        ld_chunk = Signal(_bits_for(L))
+        tgt_len = Signal(32)
+        tgt_chunks = Signal(_bits_for(L))
+        with m.Switch(load_target):
+            for name, code in LOAD_TARGETS.items():
+                with m.Case(code):
+                    m.d.comb += tgt_len.eq(lengths[name])
+                    m.d.comb += tgt_chunks.eq({"k": L // per_k, "drive": L // per_d, "kcond": L // per_d}.get(name, 1))
+            with m.Default():
+                m.d.comb += [tgt_len.eq(0), tgt_chunks.eq(1)]
+        ld_fire = Signal()
+        ld_ok = Signal()
+        m.d.comb += [self.s_axis_tready.eq(~busy & ~rb_busy & ~load_sel),
+                     ld_fire.eq(self.s_axis_tvalid & self.s_axis_tready),
+                     ld_ok.eq(ld_fire & (load_count < tgt_len))]
+        word = self.s_axis_tdata
+        with m.If(load_sel):
+            m.d.sync += [load_count.eq(0), ld_addr.eq(0), ld_chunk.eq(0)]
+        with m.Elif(ld_fire):
+            with m.If(ld_ok):
+                m.d.sync += load_count.eq(load_count + 1)
+                with m.If(ld_chunk == tgt_chunks - 1):
+                    m.d.sync += [ld_chunk.eq(0), ld_addr.eq(ld_addr + 1)]
+                with m.Else():
+                    m.d.sync += ld_chunk.eq(ld_chunk + 1)
+                # tlast must mark exactly the last expected word.
+                with m.If(self.s_axis_tlast != (load_count == tgt_len - 1)):
+                    m.d.sync += load_error.eq(1)
+            with m.Else():
+                m.d.sync += load_error.eq(1)  # too many words or no valid target: dropped
+        is_tgt = {name: Signal(name=f"ld_{name}") for name in LOAD_TARGETS}
+        for name, code in LOAD_TARGETS.items():
+            m.d.comb += is_tgt[name].eq(ld_ok & (load_target == code))
+        for l in range(L):
+            ck, tk = divmod(l, per_k)
+            cd, td = divmod(l, per_d)
+            m.d.comb += [
+                k_wr[l].addr.eq(ld_addr), k_wr[l].data.eq(word[tk * s.coupling_bits:(tk + 1) * s.coupling_bits]),
+                k_wr[l].en.eq(is_tgt["k"] & (ld_chunk == ck)),
+                d_wr[l].addr.eq(Mux(is_tgt["kcond"], G * M + ld_addr, ld_addr)),
+                d_wr[l].data.eq(word[td * s.drive_bits:(td + 1) * s.drive_bits]),
+                d_wr[l].en.eq((is_tgt["drive"] | is_tgt["kcond"]) & (ld_chunk == cd)),
+            ]
+        m.d.comb += [
+            gain_wr.addr.eq(load_count), gain_wr.data.eq(word[:s.gain_bits]), gain_wr.en.eq(is_tgt["gain"]),
+            omega_wr.addr.eq(load_count), omega_wr.data.eq(word), omega_wr.en.eq(is_tgt["omega"]),
+        ]
+
+        # ------------------------------------------------------------------ control FSM state
+        cur = Signal()  # which half of trig_mem holds the trig of the current (old) phases
+        flush = Signal()  # abort: clear every pipeline valid bit
+        m.d.comb += flush.eq(ctrl_abort)
+        steps_done = Signal(16)
+
+        # MAC sequencer.
+        seq_active = Signal()
+        seq_cond = Signal()
+        seq_g = Signal(_bits_for(G))
+        seq_j = Signal(row_w)
+        kaddr = Signal(_bits_for(p.k_bank_depth))
+        daddr = Signal(_bits_for(p.drive_bank_depth))
+        seq_first = Signal()
+        seq_last = Signal()
+        seq_usek = Signal()
+        m.d.comb += [
+            seq_usek.eq(seq_j < n),
+            seq_first.eq(Mux(seq_cond, seq_j == n, seq_j == 0)),
+            seq_last.eq(seq_j == nt - 1),
+            trig_mac_rd.addr.eq(Mux(cur, nt + seq_j, seq_j)),
+        ]
+        for l in range(L):
+            m.d.comb += [k_rd[l].addr.eq(kaddr), d_rd[l].addr.eq(daddr)]
+        seq_start = Signal()
+        with m.If(seq_start):
+            m.d.sync += [seq_active.eq(1), seq_cond.eq(1), seq_g.eq(0), seq_j.eq(n), kaddr.eq(0), daddr.eq(G * M)]
+        with m.Elif(seq_active):
+            with m.If(seq_last):
+                m.d.sync += [seq_j.eq(0), seq_cond.eq(0), daddr.eq(Mux(seq_cond, 0, daddr + 1))]
+                with m.If(~seq_cond):
+                    m.d.sync += seq_g.eq(seq_g + 1)
+                    with m.If(seq_g == G - 1):
+                        m.d.sync += seq_active.eq(0)
+            with m.Else():
+                m.d.sync += seq_j.eq(seq_j + 1)
+                with m.If(seq_usek):
+                    m.d.sync += kaddr.eq(kaddr + 1)
+                with m.Else():
+                    m.d.sync += daddr.eq(daddr + 1)
+        with m.If(flush):
+            m.d.sync += seq_active.eq(0)
+
+        # MAC pipeline: stage 1 = memory data, stage 2 = products, stage 3 = accumulate.
+        v1, first1, last1, usek1, cond1, g1 = Signal(), Signal(), Signal(), Signal(), Signal(), Signal(_bits_for(G))
+        v2, first2, last2, cond2, g2 = Signal(), Signal(), Signal(), Signal(), Signal(_bits_for(G))
+        m.d.sync += [v1.eq(seq_active & ~flush), first1.eq(seq_first), last1.eq(seq_last), usek1.eq(seq_usek),
+                     cond1.eq(seq_cond), g1.eq(seq_g)]
+        m.d.sync += [v2.eq(v1 & ~flush), first2.eq(first1), last2.eq(last1), cond2.eq(cond1), g2.eq(g1)]
+        trig_s = trig_mac_rd.data[:S].as_signed()
+        trig_c = trig_mac_rd.data[S:].as_signed()
+        wbits = max(s.coupling_bits, s.drive_bits)
+        prod_w = wbits + S
+        acc_w = p.acc_bits
+        acc_s = [Signal(signed(acc_w), name=f"acc_s{l}") for l in range(L)]
+        acc_c = [Signal(signed(acc_w), name=f"acc_c{l}") for l in range(L)]
+        sh_s = [Signal(signed(acc_w), name=f"hand_s{l}") for l in range(L)]
+        sh_c = [Signal(signed(acc_w), name=f"hand_c{l}") for l in range(L)]
+        hand = Signal()
+        m.d.comb += hand.eq(v2 & last2 & ~flush)
+        new_s, new_c = [], []
+        for l in range(L):
+            w = Signal(signed(wbits), name=f"w{l}")
+            ps, pc = Signal(signed(prod_w), name=f"ps{l}"), Signal(signed(prod_w), name=f"pc{l}")
+            m.d.comb += w.eq(Mux(usek1, k_rd[l].data, d_rd[l].data))
+            m.d.sync += [ps.eq(w * trig_s), pc.eq(w * trig_c)]
+            ns, nc = Signal(signed(acc_w), name=f"nacc_s{l}"), Signal(signed(acc_w), name=f"nacc_c{l}")
+            m.d.comb += [ns.eq(Mux(first2, 0, acc_s[l]) + ps), nc.eq(Mux(first2, 0, acc_c[l]) + pc)]
+            with m.If(v2):
+                m.d.sync += [acc_s[l].eq(ns), acc_c[l].eq(nc)]
+            new_s.append(ns)
+            new_c.append(nc)
+
+        # Row feeder: shift register of the finished group's accumulators, one row per clock.
+        rows_left = Signal(_bits_for(L))
+        feed_row = Signal(row_w)
+        init_active = Signal()
+        init_row = Signal(row_w)
+        post_v, post_row, post_init = Signal(), Signal(row_w), Signal()
+        post_s, post_c = Signal(signed(acc_w)), Signal(signed(acc_w))
+        with m.If(hand):
+            m.d.sync += [rows_left.eq(Mux(cond2, M, L)), feed_row.eq(Mux(cond2, n, g2 * L))]
+            for l in range(L):
+                m.d.sync += [sh_s[l].eq(new_s[l]), sh_c[l].eq(new_c[l])]
+        with m.Elif(rows_left != 0):
+            m.d.sync += [rows_left.eq(rows_left - 1), feed_row.eq(feed_row + 1)]
+            for l in range(L - 1):
+                m.d.sync += [sh_s[l].eq(sh_s[l + 1]), sh_c[l].eq(sh_c[l + 1])]
+        m.d.comb += [post_v.eq(((rows_left != 0) | init_active) & ~flush), post_init.eq(init_active),
+                     post_row.eq(Mux(init_active, init_row, feed_row)), post_s.eq(sh_s[0]), post_c.eq(sh_c[0])]
+        with m.If(flush):
+            m.d.sync += [rows_left.eq(0), init_active.eq(0)]
+
+        # ------------------------------------------------------------------ post-processor
+        # Q0: issue reads for row i.
+        m.d.comb += [gain_rd.addr.eq(post_row), omega_rd.addr.eq(post_row),
+                     trig_post_rd.addr.eq(Mux(cur, nt + post_row, post_row))]
+        rb_addr = Signal(row_w)
+        m.d.comb += phase_rd.addr.eq(Mux(rb_busy, rb_addr, post_row))
+
+        def pipe(name, shape, src, valid_chain=False):
+            sig = Signal(shape, name=name)
+            m.d.sync += sig.eq(src & ~flush if valid_chain else src)
+            return sig
+
+        q1v = pipe("q1v", 1, post_v, True)
+        q1row, q1init = pipe("q1row", row_w, post_row), pipe("q1init", 1, post_init)
+        q1s, q1c = pipe("q1s", signed(acc_w), post_s), pipe("q1c", signed(acc_w), post_c)
+        # Q1: memory data valid; the two products of the sin/cos identity.
+        own_s = trig_post_rd.data[:S].as_signed()
+        own_c = trig_post_rd.data[S:].as_signed()
+        q2v = pipe("q2v", 1, q1v, True)
+        q2row, q2init = pipe("q2row", row_w, q1row), pipe("q2init", 1, q1init)
+        q2a = pipe("q2a", signed(acc_w + S), own_c * q1s)
+        q2b = pipe("q2b", signed(acc_w + S), own_s * q1c)
+        q2th, q2om, q2g = (pipe("q2th", signed(P), phase_rd.data), pipe("q2om", signed(BUS_BITS), omega_rd.data),
+                           pipe("q2g", unsigned(s.gain_bits), gain_rd.data))
+        # Q2: u.
+        q3v = pipe("q3v", 1, q2v, True)
+        q3row, q3init, q3th, q3om, q3g = (pipe("q3row", row_w, q2row), pipe("q3init", 1, q2init),
+                                          pipe("q3th", signed(P), q2th), pipe("q3om", signed(BUS_BITS), q2om),
+                                          pipe("q3g", unsigned(s.gain_bits), q2g))
+        q3u = pipe("q3u", signed(p.u_bits), q2a - q2b)
+        # Q3: (u >> T) * g.
+        q4v = pipe("q4v", 1, q3v, True)
+        q4row, q4init, q4th, q4om = (pipe("q4row", row_w, q3row), pipe("q4init", 1, q3init),
+                                     pipe("q4th", signed(P), q3th), pipe("q4om", signed(BUS_BITS), q3om))
+        q4x = pipe("q4x", signed(p.scaled_bits), (q3u >> p.pre_shift) * q3g)
+        # Q4: d = (x + 2**(R-1)) >> R.
+        half = Signal(p.scaled_bits + 1)
+        m.d.comb += half.eq((Const(1, 1) << gain_shift)[1:])
+        q5v = pipe("q5v", 1, q4v, True)
+        q5row, q5init, q5th, q5om = (pipe("q5row", row_w, q4row), pipe("q5init", 1, q4init),
+                                     pipe("q5th", signed(P), q4th), pipe("q5om", signed(BUS_BITS), q4om))
+        q5d = pipe("q5d", signed(p.scaled_bits + 1), (q4x + half) >> gain_shift)
+        # Q5: wrap the new phase, detect overflow.
+        total = Signal(signed(max(P, BUS_BITS, p.scaled_bits + 1) + 2))
+        m.d.comb += total.eq(q5th + q5om + q5d)
+        wrapped = Signal(signed(P))
+        m.d.comb += wrapped.eq(total[:P])
+        q6v = pipe("q6v", 1, q5v, True)
+        q6row, q6init = pipe("q6row", row_w, q5row), pipe("q6init", 1, q5init)
+        q6ph = pipe("q6ph", signed(P), Mux(q5init, q5th, wrapped))
+        q6ovf = pipe("q6ovf", 1, ~q5init & (total != wrapped))
+        # Q6: write back, start the CORDIC.
+        m.d.comb += [phase_wr.en.eq(Mux(busy, q6v & ~q6init, is_tgt["phase"])),
+                     phase_wr.addr.eq(Mux(busy, q6row, load_count)),
+                     phase_wr.data.eq(Mux(busy, q6ph, word[:P]))]
+        with m.If(q6v & q6ovf):
+            m.d.sync += overflow.eq(1)
+        cordic = CordicPipeline(s, tag_bits=row_w)
+        m.submodules.cordic = cordic
+        m.d.comb += [cordic.in_valid.eq(q6v), cordic.in_phase.eq(q6ph), cordic.in_tag.eq(q6row), cordic.flush.eq(flush),
+                     trig_wr.en.eq(cordic.out_valid & busy), trig_wr.addr.eq(Mux(cur, cordic.out_tag, nt + cordic.out_tag)),
+                     trig_wr.data.eq(Cat(cordic.out_sin, cordic.out_cos))]
+
+        # Anything still in flight (the step ends when this drops).
+        inflight = Signal()
+        m.d.comb += inflight.eq(seq_active | v1 | v2 | (rows_left != 0) | init_active | q1v | q2v | q3v | q4v | q5v | q6v
+                                | self._cordic_busy(m, cordic))
+
+        # ------------------------------------------------------------------ control FSM
+        m.d.sync += cycles.eq(Mux(busy, cycles + 1, cycles))
+        m.d.sync += step_cycles_cnt.eq(step_cycles_cnt + 1)
+        with m.If(ctrl_clear):
+            m.d.sync += [done.eq(0), overflow.eq(0), load_error.eq(0)]
+        # The run state machine. ABORT wins over everything (flush clears the pipelines in the same clock).
+        with m.FSM(name="ctrl"):
+            with m.State("IDLE"):
+                m.d.sync += busy.eq(0)
+                with m.If(ctrl_start & ~rb_busy & ~ctrl_abort):
+                    m.d.sync += [busy.eq(1), done.eq(0), overflow.eq(0), cycles.eq(1), steps_done.eq(0),
+                                 step_count.eq(0), init_active.eq(1), init_row.eq(0)]
+                    m.next = "INIT"
+            with m.State("INIT"):
+                with m.If(ctrl_abort):
+                    m.d.sync += busy.eq(0)
+                    m.next = "IDLE"
+                with m.Elif(init_active):
+                    m.d.sync += init_row.eq(init_row + 1)
+                    with m.If(init_row == nt - 1):
+                        m.d.sync += init_active.eq(0)
+                with m.Elif(~inflight):
+                    m.d.sync += cur.eq(~cur)
+                    m.next = "NEXT"
+            with m.State("NEXT"):
+                with m.If(ctrl_abort):
+                    m.d.sync += busy.eq(0)
+                    m.next = "IDLE"
+                with m.Elif(steps_done == steps_reg):
+                    m.d.sync += [busy.eq(0), done.eq(1)]
+                    m.d.comb += irq_set.eq(1)
+                    m.next = "IDLE"
+                with m.Else():
+                    m.d.comb += seq_start.eq(1)
+                    m.d.sync += step_cycles_cnt.eq(1)
+                    m.next = "STEP"
+            with m.State("STEP"):
+                with m.If(ctrl_abort):
+                    m.d.sync += busy.eq(0)
+                    m.next = "IDLE"
+                with m.Elif(~inflight):
+                    m.d.sync += [cur.eq(~cur), steps_done.eq(steps_done + 1), step_count.eq(steps_done + 1),
+                                 step_cycles.eq(step_cycles_cnt)]
+                    m.next = "NEXT"
+
+        # ------------------------------------------------------------------ readback stream
+        rb_hold = Signal()
+        m.d.comb += [self.m_axis_tvalid.eq(rb_busy & rb_hold), self.m_axis_tdata.eq(phase_rd.data),
+                     self.m_axis_tlast.eq(rb_addr == nt - 1)]
+        with m.If(rb_busy):
+            with m.If(~rb_hold):
+                m.d.sync += rb_hold.eq(1)  # read data for rb_addr arrives this clock
+            with m.Elif(self.m_axis_tready):
+                m.d.sync += rb_hold.eq(0)
+                with m.If(rb_addr == nt - 1):
+                    m.d.sync += rb_busy.eq(0)
+                with m.Else():
+                    m.d.sync += rb_addr.eq(rb_addr + 1)
+        with m.Elif(ctrl_readback & ~busy):
+            m.d.sync += [rb_busy.eq(1), rb_hold.eq(0), rb_addr.eq(0)]
+        with m.If(ctrl_abort):
+            m.d.sync += [rb_busy.eq(0), rb_hold.eq(0)]
+        return m
+
+    @staticmethod
+    def _cordic_busy(m, cordic):
+        """OR of the CORDIC's internal valid bits (looked up by name after elaboration is not possible, so the
+        pipeline exposes its depth and we track samples in flight with a counter)."""
+        count = Signal(range(cordic.latency + 2), name="cordic_inflight")
+        inc, dec = cordic.in_valid & ~cordic.flush, cordic.out_valid
+        with m.If(cordic.flush):
+            m.d.sync += count.eq(0)
+        with m.Elif(inc & ~dec):
+            m.d.sync += count.eq(count + 1)
+        with m.Elif(dec & ~inc):
+            m.d.sync += count.eq(count - 1)
+        return (count != 0) | cordic.in_valid

@@ -1,0 +1,100 @@
+"""Smoke test of the whole core in Amaranth's simulator on a tiny build: a run equals fixedpoint.golden bit for bit."""
+import numpy as np
+import pytest
+from amaranth.sim import Simulator
+
+from fixedpoint.golden import GoldenModel, initial_phases
+from fixedpoint.layout import words_to_phases
+from fixedpoint.spec import HardwareParams
+from rtl import regs
+from rtl.core import OscillatorCore
+from sim.images import load_sequence, random_image
+
+
+async def axil_write(ctx, dut, offset, value):
+    ctx.set(dut.s_axil_awaddr, offset)
+    ctx.set(dut.s_axil_wdata, value)
+    ctx.set(dut.s_axil_awvalid, 1)
+    ctx.set(dut.s_axil_wvalid, 1)
+    ctx.set(dut.s_axil_bready, 1)
+    while True:
+        await ctx.tick()
+        if ctx.get(dut.s_axil_bvalid):
+            break
+        ctx.set(dut.s_axil_awvalid, 0)
+        ctx.set(dut.s_axil_wvalid, 0)
+    ctx.set(dut.s_axil_awvalid, 0)
+    ctx.set(dut.s_axil_wvalid, 0)
+    resp = ctx.get(dut.s_axil_bresp)
+    await ctx.tick()
+    return resp
+
+
+async def axil_read(ctx, dut, offset):
+    ctx.set(dut.s_axil_araddr, offset)
+    ctx.set(dut.s_axil_arvalid, 1)
+    ctx.set(dut.s_axil_rready, 1)
+    await ctx.tick()
+    ctx.set(dut.s_axil_arvalid, 0)
+    while not ctx.get(dut.s_axil_rvalid):
+        await ctx.tick()
+    v = ctx.get(dut.s_axil_rdata)
+    await ctx.tick()
+    return v
+
+
+async def stream_in(ctx, dut, words):
+    for k, w in enumerate(words):
+        ctx.set(dut.s_axis_tdata, int(w))
+        ctx.set(dut.s_axis_tvalid, 1)
+        ctx.set(dut.s_axis_tlast, int(k == len(words) - 1))
+        while not ctx.get(dut.s_axis_tready):
+            await ctx.tick()
+        await ctx.tick()
+    ctx.set(dut.s_axis_tvalid, 0)
+    ctx.set(dut.s_axis_tlast, 0)
+
+
+@pytest.mark.parametrize("n,m,lanes,steps", [(8, 2, 4, 3), (4, 3, 4, 2)])
+def test_core_pysim_matches_golden(n, m, lanes, steps):
+    params = HardwareParams(n, m, lanes)
+    image = random_image(params, seed=n * 10 + m, num_steps=steps)
+    phases0 = initial_phases(7, 1, params.n_total, params.spec)[0]
+    expect = GoldenModel(image).run(1, phases0[None], steps=steps)
+    dut = OscillatorCore(params)
+    got = {}
+
+    async def tb(ctx):
+        assert await axil_read(ctx, dut, regs.offset("ID")) == regs.CORE_ID
+        for target, words in load_sequence(image, 1, phases0):
+            await axil_write(ctx, dut, regs.offset("LOAD_TARGET"), target)
+            await stream_in(ctx, dut, words)
+            assert await axil_read(ctx, dut, regs.offset("LOAD_COUNT")) == len(words)
+        await axil_write(ctx, dut, regs.offset("STEPS"), steps)
+        await axil_write(ctx, dut, regs.offset("GAIN_SHIFT"), image.gain_shift)
+        await axil_write(ctx, dut, regs.offset("CTRL"), regs.bits("CTRL", "START"))
+        for _ in range(100000):
+            st = await axil_read(ctx, dut, regs.offset("STATUS"))
+            if st & regs.bits("STATUS", "DONE"):
+                break
+        got["status"] = st
+        got["step_cycles"] = await axil_read(ctx, dut, regs.offset("STEP_CYCLES"))
+        await axil_write(ctx, dut, regs.offset("CTRL"), regs.bits("CTRL", "READBACK"))
+        ctx.set(dut.m_axis_tready, 1)
+        words = []
+        last = False
+        while not last:
+            if ctx.get(dut.m_axis_tvalid):
+                words.append(ctx.get(dut.m_axis_tdata))
+                last = ctx.get(dut.m_axis_tlast)
+            await ctx.tick()
+        got["phases"] = words_to_phases(np.array(words, dtype=np.uint32), params)
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(tb)
+    sim.run()
+    assert not got["status"] & regs.bits("STATUS", "LOAD_ERROR")
+    assert bool(got["status"] & regs.bits("STATUS", "OVERFLOW")) == bool(expect.overflow[0])
+    np.testing.assert_array_equal(got["phases"], expect.phases[0])
+    assert got["step_cycles"] <= params.mac_cycles_per_step + params.n_cond + params.lanes + 40
