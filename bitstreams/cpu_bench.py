@@ -7,29 +7,29 @@ from __future__ import annotations
 
 import os
 import platform
-import statistics
 import time
 
 import numpy as np
 
 from .roadmap_model import sweep_configs, workload
 
-FLOAT_SIZES = (64, 256, 1024, 2048)
+FLOAT_SIZES = (64, 256, 1024, 2048, 4096)
 GOLDEN_SIZES = (64, 256, 1024)
 BATCH = 64
 
 
-def _median_time(fn, repeats: int) -> float:
-    fn()  # warm-up
+def _min_time(fn, repeats: int) -> float:
+    """Fastest of `repeats` after a warm-up: the host is shared, so the minimum is the least-disturbed run."""
+    fn()
     ts = []
     for _ in range(repeats):
         t0 = time.perf_counter()
         fn()
         ts.append(time.perf_counter() - t0)
-    return statistics.median(ts)
+    return min(ts)
 
 
-def measure(float_sizes=FLOAT_SIZES, golden_sizes=GOLDEN_SIZES, batch: int = BATCH, repeats: int = 3,
+def measure(float_sizes=FLOAT_SIZES, golden_sizes=GOLDEN_SIZES, batch: int = BATCH, repeats: int = 5,
             progress: bool = True) -> dict:
     import torch
 
@@ -67,8 +67,8 @@ def _measure(torch, float_sizes, golden_sizes, batch, repeats, progress):
                 theta0 = model.initial_phases(b)
                 th = model.integrate(cls, theta0)
                 feats = model.features(th)
-                t_dyn = _median_time(lambda: model.integrate(cls, theta0), repeats)
-                t_dec = _median_time(lambda: model.decode(model.features(th)), repeats)
+                t_dyn = _min_time(lambda: model.integrate(cls, theta0), repeats)
+                t_dec = _min_time(lambda: model.decode(model.features(th)), repeats)
             out["float"].append({"config": cfg.name, "n": n, "mode": mode, "batch": b,
                                  "dyn_s_per_image": t_dyn / b, "dec_s_per_image": t_dec / b,
                                  "dyn_mac": w.dyn_mac, "dec_mac": w.dec_mac})
@@ -82,7 +82,7 @@ def _measure(torch, float_sizes, golden_sizes, batch, repeats, progress):
             gm = GoldenModel(img)
             ph = initial_phases(0, b, params.n_total, params.spec)
             cls = np.zeros(b, dtype=np.int64)
-            t = _median_time(lambda: gm.run(cls, ph), repeats)
+            t = _min_time(lambda: gm.run(cls, ph), repeats)
             out["golden"].append({"config": cfg.name, "n": n, "mode": mode, "batch": b,
                                   "format": "pynq-z2-n1024" if params is PYNQ_Z2 else "default",
                                   "s_per_image": t / b, "dyn_mac": w.dyn_mac})

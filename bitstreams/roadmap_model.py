@@ -94,10 +94,10 @@ def k_bram36(n: int, n_cond: int, lanes: int, bits: int) -> float:
     return lanes * bram18_for(depth, bits) / 2
 
 
-def aux_bram36(n: int, n_cond: int, lanes: int, drive_bits: int = 16) -> float:
-    """Drive banks ((groups+1)*n_cond x drive_bits per lane) when too big for LUT RAM (> 1 Kb assumed)."""
+def aux_bram36(n: int, n_cond: int, lanes: int, drive_bits: int = 16, lutram_max_bits: int = 4096) -> float:
+    """Drive banks ((groups+1)*n_cond x drive_bits per lane) when too big for LUT RAM (roadmap_params)."""
     depth = (n // lanes + 1) * n_cond
-    if depth * drive_bits <= 1024:
+    if depth * drive_bits <= lutram_max_bits:
         return 0.0
     return lanes * bram18_for(depth, drive_bits) / 2
 
@@ -121,10 +121,11 @@ def fpga_fit(cfg: ModelConfig, P: ParamSet) -> FpgaFit:
         lanes //= 2
     dsp = P.v("fpga_dsp_fixed", "1") + lanes * P.v("fpga_dsp_per_lane", "1")
     bram_cap = P.v("fpga_bram36", "1")
-    aux = aux_bram36(cfg.n, cfg.n_cond, lanes)
+    aux = aux_bram36(cfg.n, cfg.n_cond, lanes, lutram_max_bits=int(P.v("fpga_lutram_max_bits", "bit")))
     for bits in sorted({int(P.v("fpga_coupling_bits_ddr", "bit")), int(P.v("fpga_coupling_bits_onchip", "bit"))},
                        reverse=True):
-        kb = k_bram36(cfg.n, cfg.n_cond, lanes, bits)
+        per_lane_bits = (cfg.n // lanes) * cfg.n * bits
+        kb = 0.0 if per_lane_bits <= P.v("fpga_lutram_max_bits", "bit") else k_bram36(cfg.n, cfg.n_cond, lanes, bits)
         if kb + aux <= bram_cap:
             return FpgaFit(cfg.n, bits, kb, aux, dsp, "on-chip", cfg.n * cfg.n * bits / 8)
     bits = int(P.v("fpga_coupling_bits_ddr", "bit"))
@@ -195,12 +196,27 @@ def gpu_memory_fit(w: Workload, P: ParamSet) -> dict:
             "fits": need <= cap, "batch": batch}
 
 
-def fpga_cycles(n: int, n_cond: int, lanes: int, steps: int, P: ParamSet) -> dict:
-    """Cycle accounting of the lane-parallel core: groups*(n+m) main MACs + m cond MACs + overhead per step."""
+def fpga_cycles(n: int, n_cond: int, lanes: int, steps: int, P: ParamSet, bits: int = 8) -> dict:
+    """Cycles of the lane-parallel core: groups*(n+m) main MACs + m cond MACs + drain per step, + a run's init pass.
+
+    Uses the RTL's own accounting (rtl.resources.cycle_accounting) when rtl/ is importable; otherwise the
+    fpga_step_overhead_cycles assumption stands in for the drain and init pass.
+    """
     step_mac = (n // lanes) * (n + n_cond) + n_cond
-    step = step_mac + P.v("fpga_step_overhead_cycles", "cycle")
-    total = steps * step + P.v("fpga_image_overhead_cycles", "cycle")
-    return {"mac_cycles_per_step": step_mac, "cycles_per_step": step, "cycles_per_image": total}
+    source = "assumed overhead (roadmap_params)"
+    try:
+        from fixedpoint.spec import FORMATS, HardwareParams
+        from rtl.resources import cycle_accounting
+
+        acc = cycle_accounting(HardwareParams(n, n_cond, lanes, FORMATS["default"].__class__(
+            **{**FORMATS["default"].to_dict(), "coupling_bits": bits})))
+        step, init = acc["step_model"], acc["init_pass"]
+        source = "rtl.resources.cycle_accounting"
+    except (ImportError, ValueError):
+        step = step_mac + P.v("fpga_step_overhead_cycles", "cycle")
+        init = P.v("fpga_step_overhead_cycles", "cycle")
+    total = steps * step + init + P.v("fpga_image_overhead_cycles", "cycle")
+    return {"mac_cycles_per_step": step_mac, "cycles_per_step": step, "cycles_per_image": total, "source": source}
 
 
 def fpga_estimate(w: Workload, cfg: ModelConfig, P: ParamSet, resources: Resources | None = None,
@@ -213,7 +229,7 @@ def fpga_estimate(w: Workload, cfg: ModelConfig, P: ParamSet, resources: Resourc
     while cfg.n % lanes:
         lanes //= 2
     f = P.q("fpga_clock")
-    cyc = (cycles_fn or fpga_cycles)(cfg.n, cfg.n_cond, lanes, w.steps, P)
+    cyc = (cycles_fn or fpga_cycles)(cfg.n, cfg.n_cond, lanes, w.steps, P, fit.bits)
     t_compute_step = Q.of(cyc["cycles_per_step"], "cycle") / (f * Q.of(1, "cycle"))
     t_ddr_step = Q.of(0, "s")
     ddr_bits = Q.of(0, "bit")

@@ -71,8 +71,8 @@ _P = [
     Param("fpga_coupling_bits_onchip", 4, "bit", "design", "fixedpoint.spec FORMATS['pynq-z2-n1024'] (4-bit K)"),
     Param("fpga_coupling_bits_ddr", 8, "bit", "design", "FORMATS['default'] coupling_bits = 8 for DDR-resident K"),
     Param("fpga_step_overhead_cycles", 64, "cycle", "assumption",
-          "per-step pipeline fill/drain (CORDIC + MAC + phase update); replaced by rtl's cycle accounting when it "
-          "exports one, and by the on-chip cycle counter when measured"),
+          "per-step pipeline drain and per-run init pass, used only when rtl.resources.cycle_accounting "
+          "(the RTL's own accounting) is not importable; the on-chip cycle counter replaces both when measured"),
     Param("fpga_image_overhead_cycles", 200, "cycle", "assumption", "start/IRQ handshake per image"),
     Param("fpga_ddr_peak_bandwidth", 2.1, "GB/s", "derived", "HW §1: 16-bit DDR3 at 1050 MT/s (PYNQ-Z1 manual) [D]"),
     Param("fpga_ddr_efficiency", 0.7, "1", "assumption", "achievable fraction of DDR peak with Linux sharing the DDR"),
@@ -80,6 +80,8 @@ _P = [
     Param("fpga_hp_ports", 1, "1", "design", "the block design enables S_AXI_HP0 only"),
     Param("fpga_ddr_capacity", 512, "MiB", "sourced", "HW §1: 512 MB DDR3"),
     Param("fpga_ddr_for_k", 384, "MiB", "assumption", "DDR left for K after Linux and the PYNQ image"),
+    Param("fpga_lutram_max_bits", 4096, "bit", "assumption",
+          "per-lane memories up to this size go to distributed (LUT) RAM, larger ones to BRAM"),
     Param("fpga_word_bytes", 4, "B", "design", "fixedpoint.spec.BUS_BITS = 32 per stream word"),
     # ---- FPGA power model (docs/power-model.md) -----------------------------------------------
     Param("pl_static_power", 0.12, "W", "assumption",

@@ -56,9 +56,9 @@ class SocketLink(Link):
                 return b""
             data = self.sock.recv(size)
         except OSError as e:
-            raise BoardDisconnected(f"link to {self.peer} broke while receiving ({e})") from None
+            raise BoardDisconnected(f"link to {self.peer} broke while receiving ({e}): the agent stopped or crashed") from None
         if not data:
-            raise BoardDisconnected(f"{self.peer} closed the connection (agent stopped or crashed)")
+            raise BoardDisconnected(f"{self.peer} closed the connection: the agent stopped or crashed")
         return data
 
     def close(self) -> None:

@@ -27,7 +27,7 @@ from pynq.pl_server.device import Device
 
 from rtl import regs
 
-from .boards.base import BoardDisconnected, BoardTimeout
+from .boards.base import BoardDisconnected, BoardError, BoardTimeout
 
 CORE_BASE = 0x4000_0000
 CORE_RANGE = 1 << regs.ADDR_BITS
@@ -70,6 +70,7 @@ class SimDevice(Device):
         self._chan = {0x00: _Channel(0x00), 0x30: _Channel(0x30)}
         self._allocs: dict[int, tuple[weakref.ref, int]] = {}
         self._next = BUFFER_BASE
+        self.poll_chunk_cycles = POLL_CHUNK_CYCLES
         self.stats = {"reg_reads": 0, "reg_writes": 0, "words_in": 0, "words_out": 0, "polls_waited": 0}
         self.ip_dict = self.make_ip_dict()
         self.mem_dict, self.gpio_dict, self.interrupt_controllers, self.interrupt_pins = {}, {}, {}, {}
@@ -157,7 +158,7 @@ class SimDevice(Device):
         """Let simulated time pass while the host waits for the core."""
         self.stats["polls_waited"] += 1
         try:
-            self.client.wait_irq(POLL_CHUNK_CYCLES)
+            self.client.wait_irq(self.poll_chunk_cycles)
         except TimeoutError:
             pass  # still busy after a chunk: the driver polls again (and owns the wall-clock timeout)
         except _SIM_ERRORS as e:
@@ -170,6 +171,8 @@ class SimDevice(Device):
             raise BoardDisconnected(f"the RTL simulation went away ({type(e).__name__}: {e})") from None
         except TimeoutError as e:
             raise BoardTimeout(f"the RTL simulation did not answer: {e}") from None
+        except (RuntimeError, ValueError) as e:  # a bus error response or a malformed stream in the simulation
+            raise BoardError(f"the simulated core reported an error: {e}") from None
 
     # ---- AXI DMA emulation ---------------------------------------------------------------------------------
     def _channel(self, off: int) -> tuple[_Channel, int]:

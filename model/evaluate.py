@@ -155,6 +155,7 @@ def _atomic_save(obj, path: Path) -> None:
     os.close(fd)
     try:
         torch.save(obj, tmp)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -256,6 +257,7 @@ def cached_inception(ds: ImageDataset, split: str, n: int, seed: int, cache_dir:
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npy")
     with os.fdopen(fd, "wb") as f:
         np.save(f, feats)
+    os.chmod(tmp, 0o644)  # mkstemp makes 0600 files
     os.replace(tmp, path)
     return feats
 
@@ -338,6 +340,7 @@ def _atomic_text(path: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
     with os.fdopen(fd, "w") as f:
         f.write(text)
+    os.chmod(tmp, 0o644)  # mkstemp makes 0600 files
     os.replace(tmp, path)
 
 

@@ -93,6 +93,7 @@ def _atomic_torch_save(obj, path: Path) -> None:
     os.close(fd)
     try:
         torch.save(obj, tmp)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -119,6 +120,7 @@ def save_grid(images: torch.Tensor, path: Path, nrow: int, pad: int = 2, scale: 
     os.close(fd)
     try:
         im.save(tmp, format="PNG")
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -119,7 +119,10 @@ class OscillatorCore(wiring.Component):
         waddr = self.s_axil_awaddr
         with m.If(self.s_axil_bvalid & self.s_axil_bready):
             m.d.sync += self.s_axil_bvalid.eq(0)
-        with m.If(wr_fire):
+        with m.If(wr_fire & (self.s_axil_wstrb != (1 << (regs.DATA_BITS // 8)) - 1)):
+            # Registers are whole 32-bit words: a partial write is refused, not half-applied.
+            m.d.sync += [self.s_axil_bvalid.eq(1), self.s_axil_bresp.eq(regs.RESP_SLVERR)]
+        with m.Elif(wr_fire):
             m.d.sync += [self.s_axil_bvalid.eq(1), self.s_axil_bresp.eq(regs.RESP_SLVERR)]
             with m.Switch(waddr):
                 for r in regs.REGISTERS:
@@ -141,7 +144,8 @@ class OscillatorCore(wiring.Component):
                                 if r.name == "LOAD_TARGET":
                                     m.d.comb += load_sel.eq(1)
         irq_clear = Signal()
-        m.d.comb += irq_clear.eq(wr_fire & (waddr == regs.offset("IRQ_STATUS")) & wdata[0])
+        full_word = self.s_axil_wstrb == (1 << (regs.DATA_BITS // 8)) - 1
+        m.d.comb += irq_clear.eq(wr_fire & full_word & (waddr == regs.offset("IRQ_STATUS")) & wdata[0])
         with m.If(irq_set):
             m.d.sync += irq_st.eq(1)
         with m.Elif(irq_clear):

@@ -14,6 +14,7 @@ from sim.images import load_sequence, random_image
 async def axil_write(ctx, dut, offset, value):
     ctx.set(dut.s_axil_awaddr, offset)
     ctx.set(dut.s_axil_wdata, value)
+    ctx.set(dut.s_axil_wstrb, 0xF)
     ctx.set(dut.s_axil_awvalid, 1)
     ctx.set(dut.s_axil_wvalid, 1)
     ctx.set(dut.s_axil_bready, 1)

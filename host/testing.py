@@ -1,0 +1,91 @@
+"""Helpers for tests and benchmarks: random-init checkpoints, agent subprocesses, fault-injecting links."""
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import time
+
+from .link import Link
+
+
+def random_checkpoint(path: str, config: str = "cifar10-n64", seed: int = 0) -> str:
+    """A random-init model of a named config saved as our checkpoint (needs torch); cached on disk."""
+    if os.path.exists(path):
+        return path
+    import torch
+
+    from model.checkpoint import save_checkpoint
+    from model.config import get_config
+    from model.un0 import OscillatorGenerator
+
+    torch.manual_seed(seed)
+    save_checkpoint(path, OscillatorGenerator(get_config(config)))
+    return path
+
+
+@contextlib.contextmanager
+def agent_process(*args: str, startup_timeout: float = 60.0):
+    """`python -m host.agent --listen 127.0.0.1:0 ARGS...`; yields (url, Popen). Killed on exit."""
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, PYTHONPATH=repo + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.Popen([sys.executable, "-m", "host.agent", "--listen", "127.0.0.1:0", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=repo, env=env)
+    try:
+        deadline = time.monotonic() + startup_timeout
+        line = ""
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if line.startswith("LISTENING") or not line:
+                break
+        if not line.startswith("LISTENING"):
+            raise RuntimeError(f"agent did not start (exit code {proc.poll()})")
+        hostport = line.split()[1]
+        yield f"tcp://{hostport}", proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(timeout=10)
+        proc.stdout.close()
+
+
+class FaultyLink(Link):
+    """Wraps a Link and damages chosen frames: `corrupt_writes` / `corrupt_reads` are sets of 0-based
+    call indices whose data get one byte flipped; `truncate_writes` drops the second half of a write."""
+
+    def __init__(self, inner: Link, corrupt_writes=(), corrupt_reads=(), truncate_writes=(), byte: int = 20):
+        self.inner = inner
+        self.corrupt_writes, self.corrupt_reads = set(corrupt_writes), set(corrupt_reads)
+        self.truncate_writes = set(truncate_writes)
+        self.byte = byte
+        self.writes = self.reads = 0
+        self.damaged = 0
+
+    def _flip(self, data: bytes) -> bytes:
+        b = bytearray(data)
+        b[min(self.byte, len(b) - 1)] ^= 0x5A
+        self.damaged += 1
+        return bytes(b)
+
+    def write(self, data: bytes) -> None:
+        i = self.writes
+        self.writes += 1
+        if i in self.corrupt_writes:
+            data = self._flip(data)
+        if i in self.truncate_writes:
+            data = data[:len(data) // 2]
+            self.damaged += 1
+        self.inner.write(data)
+
+    def read(self, size: int, timeout: float) -> bytes:
+        data = self.inner.read(size, timeout)
+        if data:
+            i = self.reads
+            self.reads += 1
+            if i in self.corrupt_reads:
+                data = self._flip(data)
+        return data
+
+    def close(self) -> None:
+        self.inner.close()

@@ -1,0 +1,205 @@
+"""SimClient: drive the oscillator core running in a cocotb simulation, register by register, stream by stream.
+
+    with SimClient(params) as sim:                       # builds (cached per params) and starts the simulation
+        sim.write_reg(regs.offset("STEPS"), 10)
+        sim.stream_in(words)                             # one AXI4-Stream packet, tlast on the last word
+        cycles = sim.wait_irq(timeout_cycles=10**6)      # free-runs the clock until irq
+        phases = sim.stream_out(params.n_total)
+
+The simulation runs in a subprocess (cocotb test sim.server) that connects back to an AF_UNIX socket this
+process listens on; its path travels in the OSC_SIM_SOCKET environment variable. Every call has a wall-clock
+timeout; if the subprocess dies, every call raises ConnectionError with the tail of its log.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from fixedpoint.spec import HardwareParams
+
+from .env import REPO
+from .protocol import SOCKET_ENV, recv_msg, send_msg
+
+#: Wall-clock seconds allowed per call on top of the simulated work (a guard against hangs, not a budget).
+CALL_TIMEOUT_S = 120.0
+#: Simulated cycles per wall-clock second assumed when sizing timeouts (Verilator does far more).
+MIN_CYCLES_PER_S = 20_000
+
+
+class SimClient:
+    def __init__(self, params: HardwareParams, simulator: str = "verilator", waves: bool = False,
+                 build_dir: str | os.PathLike | None = None, start_timeout_s: float = 1800.0):
+        if simulator not in ("verilator", "icarus"):
+            raise ValueError(f"simulator must be 'verilator' or 'icarus', got {simulator!r}")
+        self.params = params
+        self.simulator = simulator
+        self._tmp = Path(tempfile.mkdtemp(prefix="oscsim-"))
+        self._log_path = self._tmp / "sim.log"
+        self._sock_path = str(self._tmp / "sock")
+        self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._listener.bind(self._sock_path)
+        self._listener.listen(1)
+        self._conn: socket.socket | None = None
+        self._dead: str | None = None
+        env = dict(os.environ, **{SOCKET_ENV: self._sock_path,
+                                  "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])})
+        cmd = [sys.executable, "-m", "sim.launch", "--simulator", simulator, "--params", json.dumps(params.to_dict()),
+               "--test-dir", str(self._tmp)] + (["--waves"] if waves else []) + (
+               ["--build-root", str(build_dir)] if build_dir else [])
+        self._log = open(self._log_path, "wb")
+        self._proc = subprocess.Popen(cmd, cwd=str(REPO), env=env, stdout=self._log, stderr=subprocess.STDOUT,
+                                      start_new_session=True)
+        self._accept(start_timeout_s)
+
+    # --- plumbing -------------------------------------------------------------------------------
+    def _log_tail(self, n: int = 3000) -> str:
+        try:
+            return self._log_path.read_bytes()[-n:].decode(errors="replace")
+        except OSError:
+            return ""
+
+    def _fail(self, why: str):
+        self._dead = f"{why}; simulation log tail:\n{self._log_tail()}"
+        self._shutdown()
+        raise ConnectionError(self._dead)
+
+    def _accept(self, timeout_s: float):
+        self._listener.settimeout(1.0)
+        t0 = time.monotonic()
+        while True:
+            try:
+                conn, _ = self._listener.accept()
+                break
+            except socket.timeout:
+                if self._proc.poll() is not None:
+                    self._fail(f"simulation process exited with code {self._proc.returncode} before connecting")
+                if time.monotonic() - t0 > timeout_s:
+                    self._fail(f"simulation did not connect within {timeout_s:.0f} s")
+        self._conn = conn
+        hello, _ = self._call_raw(None, CALL_TIMEOUT_S)
+        if hello.get("hello") != "osc-core-sim":
+            self._fail(f"unexpected greeting {hello}")
+
+    def _call_raw(self, header: dict | None, timeout_s: float) -> tuple[dict, bytes]:
+        if self._dead:
+            raise ConnectionError(self._dead)
+        assert self._conn is not None
+        deadline = time.monotonic() + timeout_s
+        try:
+            if header is not None:
+                self._conn.settimeout(timeout_s)
+                send_msg(self._conn, header[0], header[1])
+            # Wait in slices so a dead subprocess is noticed promptly.
+            while True:
+                self._conn.settimeout(1.0)
+                try:
+                    peek = self._conn.recv(1, socket.MSG_PEEK)
+                    if not peek:
+                        raise ConnectionError("connection closed")
+                    break
+                except socket.timeout:
+                    if self._proc.poll() is not None:
+                        raise ConnectionError(f"simulation process exited with code {self._proc.returncode}")
+                    if time.monotonic() > deadline:
+                        raise TimeoutError(f"no reply from the simulation within {timeout_s:.0f} s")
+            self._conn.settimeout(max(1.0, deadline - time.monotonic()))
+            return recv_msg(self._conn)
+        except TimeoutError as e:
+            self._fail(f"simulation hung: {e}")
+        except (ConnectionError, OSError) as e:
+            self._fail(f"lost the simulation: {e}")
+
+    def _call(self, op: str, payload: bytes = b"", sim_cycles: int = 0, **fields) -> tuple[dict, bytes]:
+        timeout = CALL_TIMEOUT_S + sim_cycles / MIN_CYCLES_PER_S + len(payload) / 4 * 1e-3
+        reply, out = self._call_raw(({"op": op, **fields}, payload), timeout)
+        self._now = reply.get("now", 0)
+        if not reply.get("ok"):
+            kind = {"TimeoutError": TimeoutError, "ValueError": ValueError}.get(reply.get("kind"), RuntimeError)
+            raise kind(f"simulation: {reply.get('error')}")
+        return reply, out
+
+    # --- the board-side API -----------------------------------------------------------------------
+    def write_reg(self, offset: int, value: int) -> None:
+        self._call("write_reg", offset=int(offset), value=int(value) & 0xFFFFFFFF)
+
+    def read_reg(self, offset: int) -> int:
+        return int(self._call("read_reg", offset=int(offset))[0]["value"])
+
+    def stream_in(self, words: np.ndarray) -> None:
+        w = np.asarray(words)
+        if w.ndim != 1 or w.size == 0:
+            raise ValueError(f"stream_in needs a non-empty 1-D array of uint32 words, got shape {w.shape}")
+        if w.dtype != np.uint32:
+            if w.min() < 0 or w.max() > 0xFFFFFFFF:
+                raise ValueError("stream_in words must fit uint32")
+            w = w.astype(np.uint32)
+        self._call("stream_in", payload=w.astype("<u4").tobytes(), sim_cycles=4 * w.size)
+
+    def stream_out(self, count: int, timeout_cycles: int | None = None) -> np.ndarray:
+        timeout_cycles = int(timeout_cycles or 64 * count + 1000)
+        _, out = self._call("stream_out", sim_cycles=timeout_cycles, count=int(count), timeout_cycles=timeout_cycles)
+        return np.frombuffer(out, dtype="<u4").astype(np.uint32)
+
+    def wait_irq(self, timeout_cycles: int) -> int:
+        return int(self._call("wait_irq", sim_cycles=int(timeout_cycles), timeout_cycles=int(timeout_cycles))[0]["waited"])
+
+    def cycles(self) -> int:
+        return int(self._call("cycles")[0]["now"])
+
+    def reset(self) -> None:
+        self._call("reset")
+
+    # --- lifetime ---------------------------------------------------------------------------------
+    def _shutdown(self):
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except OSError:
+                pass
+            self._conn = None
+        if self._proc.poll() is None:
+            try:
+                self._proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self._proc.pid, signal.SIGTERM)
+                try:
+                    self._proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    os.killpg(self._proc.pid, signal.SIGKILL)
+                    self._proc.wait()
+        self._listener.close()
+        self._log.close()
+
+    def close(self) -> None:
+        if self._dead is None and self._conn is not None:
+            try:
+                self._call_raw(({"op": "close"}, b""), 30.0)
+            except ConnectionError:
+                pass
+        if self._dead is None:
+            self._dead = "SimClient is closed"
+            self._shutdown()
+        shutil.rmtree(self._tmp, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        try:
+            if self._dead is None:
+                self.close()
+        except Exception:
+            pass

@@ -1,0 +1,29 @@
+"""Run a cocotb test module against a cached build (used by the pytest entry points and the benchmark)."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from fixedpoint.spec import HardwareParams
+
+from .env import REPO, build
+
+
+def run_cocotb(simulator: str, params: HardwareParams, module: str, test_dir, testcase=None, opts=None,
+               waves: bool | None = None, extra_env=None, build_root=None):
+    """Build (cached) and run `module`'s cocotb tests; raises (under pytest) if any fails. WAVES=1 dumps waves."""
+    from cocotb_tools.runner import get_results
+
+    waves = bool(int(os.environ.get("WAVES", "0"))) if waves is None else waves
+    runner, bdir, top = build(simulator, params, waves=waves, root=build_root)
+    env = {"OSC_PARAMS": json.dumps(params.to_dict()), "OSC_OPTS": json.dumps(opts or {}),
+           "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+           "PYTHONWARNINGS": "ignore::DeprecationWarning",  # cocotbext-axi uses APIs cocotb 2 deprecates
+           **(extra_env or {})}
+    xml = runner.test(hdl_toplevel=top, test_module=module, test_dir=str(test_dir), build_dir=str(bdir),
+                      testcase=testcase, extra_env=env, waves=waves)
+    n, failed = get_results(xml)
+    if failed:
+        raise AssertionError(f"{failed} of {n} cocotb tests failed ({simulator}, {params}); see {xml}")
+    return n

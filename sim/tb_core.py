@@ -1,0 +1,220 @@
+"""cocotb regression of the oscillator core against fixedpoint.golden (bit for bit).
+
+Each test reads its build parameters from OSC_PARAMS (HardwareParams JSON) and options from OSC_OPTS (JSON):
+the pytest entry points in tests/test_sim_core.py set both. Structure: reference model (fixedpoint.golden),
+driver (sim/bfm.CoreDriver: cocotbext-axi AXI-Lite master, AXI-Stream source/sink), checker (exact compare).
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+
+import cocotb
+import numpy as np
+from cocotb.triggers import ClockCycles
+
+from fixedpoint.golden import GoldenModel, initial_phases
+from fixedpoint.layout import LOAD_TARGETS, model_streams, request_streams, stream_lengths, words_to_phases
+from fixedpoint.spec import HardwareParams
+from rtl import regs
+from sim.bfm import CoreDriver, cycle_bound
+from sim.images import random_image
+
+
+def _params() -> HardwareParams:
+    return HardwareParams.from_dict(json.loads(os.environ["OSC_PARAMS"]))
+
+
+def _opts() -> dict:
+    return json.loads(os.environ.get("OSC_OPTS", "{}"))
+
+
+async def load_model(drv: CoreDriver, image):
+    for name, words in model_streams(image).items():
+        await drv.load(name, words)
+        assert await drv.read("LOAD_COUNT") == len(words)
+
+
+async def run_request(drv: CoreDriver, image, class_id: int, phases0: np.ndarray, steps: int):
+    """Load a request, run it, read the phases back; returns (phases, status)."""
+    p = image.params
+    for name, words in request_streams(image, class_id, phases0).items():
+        await drv.load(name, words)
+    status = await drv.run(steps, image.gain_shift, cycle_bound(p, steps))
+    words = await drv.readback(p.n_total)
+    return words_to_phases(words, p), status
+
+
+def check(got, expect_phases, status, expect_overflow, what=""):
+    assert not status & regs.bits("STATUS", "LOAD_ERROR"), f"{what}: load error"
+    assert status & regs.bits("STATUS", "DONE"), f"{what}: not done"
+    diff = np.nonzero(got != expect_phases)[0]
+    assert diff.size == 0, (f"{what}: {diff.size} phases differ from golden, first rows {diff[:8].tolist()}: "
+                            f"got {got[diff[:4]].tolist()} expected {expect_phases[diff[:4]].tolist()}")
+    assert bool(status & regs.bits("STATUS", "OVERFLOW")) == bool(expect_overflow), f"{what}: overflow flag"
+
+
+@cocotb.test()
+async def test_golden_runs(dut):
+    """Random images, classes, seeds and step counts; every phase of every run equals the golden model."""
+    p, o = _params(), _opts()
+    rng = random.Random(o.get("seed", 1))
+    drv = CoreDriver(dut)
+    if o.get("backpressure"):
+        drv.src.set_pause_generator(iter(lambda: rng.random() < 0.3, None))
+        drv.sink.set_pause_generator(iter(lambda: rng.random() < 0.5, None))
+    await drv.reset()
+    for img_k in range(o.get("images", 2)):
+        classes = rng.randint(1, 4)
+        image = random_image(p, seed=rng.randrange(1 << 30), num_classes=classes, num_steps=rng.randint(1, 6),
+                             k_scale=rng.choice([0.5, 1.0, 3.0]))
+        await load_model(drv, image)
+        golden = GoldenModel(image)
+        for run_k in range(o.get("runs", 2)):
+            c = rng.randrange(classes)
+            steps = rng.choice([0, 1, rng.randint(1, image.num_steps)])
+            phases0 = initial_phases(rng.randrange(1 << 30), 1, p.n_total, p.spec)[0]
+            got, status = await run_request(drv, image, c, phases0, steps)
+            exp = golden.run(c, phases0[None], steps=steps)
+            check(got, exp.phases[0], status, exp.overflow[0], f"image {img_k} run {run_k} class {c} steps {steps}")
+            assert await drv.read("STEP_COUNT") == steps
+            cycles = await drv.read("CYCLES_LO") | (await drv.read("CYCLES_HI") << 32)
+            assert 0 < cycles <= cycle_bound(p, steps)
+            if steps:
+                step_cycles = await drv.read("STEP_CYCLES")
+                assert p.mac_cycles_per_step < step_cycles <= p.mac_cycles_per_step + p.n_cond + p.lanes + 64
+
+
+@cocotb.test()
+async def test_overflow_flag(dut):
+    """A phase driven past the word's range wraps exactly as golden and raises the sticky OVERFLOW flag."""
+    p = _params()
+    drv = CoreDriver(dut)
+    await drv.reset()
+    image = random_image(p, seed=5, num_steps=2)
+    lim = 1 << (p.spec.phase_bits - 1)
+    image.omega_inc[:] = lim // 2 - 1 + np.arange(p.n_total) % 3  # two steps from near the top overflow
+    await load_model(drv, image)
+    phases0 = initial_phases(3, 1, p.n_total, p.spec)[0]
+    phases0[:] = lim - 1 - np.arange(p.n_total)
+    got, status = await run_request(drv, image, 0, phases0, 2)
+    exp = GoldenModel(image).run(0, phases0[None], steps=2)
+    assert exp.overflow[0]
+    check(got, exp.phases[0], status, True, "overflow")
+    await drv.write("CTRL", regs.bits("CTRL", "CLEAR"))
+    assert not await drv.read("STATUS") & regs.bits("STATUS", "OVERFLOW")
+
+
+@cocotb.test()
+async def test_registers(dut):
+    """ID, version, build parameters, RW registers, W1C interrupt status, SLVERR on bad accesses."""
+    p = _params()
+    drv = CoreDriver(dut)
+    await drv.reset()
+    assert await drv.read("ID") == regs.CORE_ID
+    assert await drv.read("VERSION") == regs.CORE_VERSION
+    values = {}
+    for name, want in regs.param_registers(p).items():
+        values[name] = await drv.read(name)
+        assert values[name] == want, f"{name}: {values[name]:#x} != {want:#x}"
+    assert regs.params_from_registers(values) == p
+    for r in regs.REGISTERS:  # reset values
+        if r.access in ("RW",):
+            assert await drv.read(r.name) == r.reset, r.name
+    for name, value in (("SCRATCH", 0xDEADBEEF), ("STEPS", 0x1234), ("GAIN_SHIFT", 37), ("IRQ_ENABLE", 1),
+                        ("LOAD_TARGET", LOAD_TARGETS["omega"])):
+        await drv.write(name, value)
+        assert await drv.read(name) == value, name
+    await drv.write("GAIN_SHIFT", 0xFFFFFFFF)
+    assert await drv.read("GAIN_SHIFT") == 63  # 6-bit field
+    await drv.write("ID", 0)  # RO: ignored
+    assert await drv.read("ID") == regs.CORE_ID
+    assert await drv.read("CTRL") == 0
+    # Unmapped address and a partial write answer SLVERR and change nothing.
+    assert await drv.read_reg(0xFFC, expect_ok=False) == 0
+    assert (await drv.axil.read(0xFFC, 4)).resp != 0
+    resp = await drv.axil.write(regs.offset("SCRATCH"), b"\x11")
+    assert resp.resp != 0
+    assert await drv.read("SCRATCH") == 0xDEADBEEF
+    # W1C: a zero-step run sets IRQ_STATUS.DONE and irq; writing 0 keeps it, writing 1 clears it.
+    await drv.write("STEPS", 0)
+    await drv.write("IRQ_ENABLE", 0)
+    await drv.write("CTRL", regs.bits("CTRL", "START"))
+    await ClockCycles(dut.clk, p.n_total + 100)
+    assert await drv.read("IRQ_STATUS") == 1
+    assert int(dut.irq.value) == 0  # masked
+    await drv.write("IRQ_ENABLE", 1)
+    await ClockCycles(dut.clk, 2)
+    assert int(dut.irq.value) == 1
+    await drv.write("IRQ_STATUS", 0)
+    assert await drv.read("IRQ_STATUS") == 1
+    await drv.write("IRQ_STATUS", 1)
+    assert await drv.read("IRQ_STATUS") == 0
+    await ClockCycles(dut.clk, 2)
+    assert int(dut.irq.value) == 0
+    st = await drv.read("STATUS")
+    assert st & regs.bits("STATUS", "DONE") and not st & regs.bits("STATUS", "BUSY")
+
+
+@cocotb.test()
+async def test_load_errors(dut):
+    """Short packets, long packets and packets without a target set LOAD_ERROR; CTRL.CLEAR clears it."""
+    p = _params()
+    drv = CoreDriver(dut)
+    await drv.reset()
+    n = stream_lengths(p)["gain"]
+    await drv.load("gain", np.arange(n - 1, dtype=np.uint32))  # tlast one word early
+    assert await drv.read("STATUS") & regs.bits("STATUS", "LOAD_ERROR")
+    await drv.write("CTRL", regs.bits("CTRL", "CLEAR"))
+    assert not await drv.read("STATUS") & regs.bits("STATUS", "LOAD_ERROR")
+    await drv.load("gain", np.arange(n, dtype=np.uint32))  # exact: no error
+    assert not await drv.read("STATUS") & regs.bits("STATUS", "LOAD_ERROR")
+    assert await drv.read("LOAD_COUNT") == n
+    await drv.load("gain", np.arange(n + 3, dtype=np.uint32))  # too long: extra words dropped
+    assert await drv.read("STATUS") & regs.bits("STATUS", "LOAD_ERROR")
+    assert await drv.read("LOAD_COUNT") == n
+    await drv.write("CTRL", regs.bits("CTRL", "CLEAR"))
+    await drv.load(0xF, np.arange(4, dtype=np.uint32))  # no such target
+    assert await drv.read("STATUS") & regs.bits("STATUS", "LOAD_ERROR")
+
+
+@cocotb.test()
+async def test_reset_and_abort_mid_run(dut):
+    """rst (and CTRL.ABORT) in the middle of a run, then a correct run afterwards."""
+    p, o = _params(), _opts()
+    rng = random.Random(o.get("seed", 1) + 7)
+    drv = CoreDriver(dut)
+    await drv.reset()
+    image = random_image(p, seed=11, num_classes=2, num_steps=3)
+    golden = GoldenModel(image)
+    for how in ("rst", "abort"):
+        await load_model(drv, image)
+        phases0 = initial_phases(rng.randrange(1000), 1, p.n_total, p.spec)[0]
+        for name, words in request_streams(image, 1, phases0).items():
+            await drv.load(name, words)
+        await drv.write("STEPS", 3)
+        await drv.write("GAIN_SHIFT", image.gain_shift)
+        await drv.write("CTRL", regs.bits("CTRL", "START"))
+        await ClockCycles(dut.clk, rng.randint(5, p.mac_cycles_per_step * 2))
+        assert await drv.read("STATUS") & regs.bits("STATUS", "BUSY")
+        if how == "rst":
+            await drv.reset()
+            assert await drv.read("STEPS") == regs.BY_NAME["STEPS"].reset
+        else:
+            await drv.write("CTRL", regs.bits("CTRL", "ABORT"))
+            assert not await drv.read("STATUS") & regs.bits("STATUS", "BUSY")
+            # An immediate restart after abort must not see stale pipeline contents.
+        await load_model(drv, image)
+        phases0 = initial_phases(rng.randrange(1000), 1, p.n_total, p.spec)[0]
+        got, status = await run_request(drv, image, 1, phases0, 3)
+        exp = golden.run(1, phases0[None], steps=3)
+        check(got, exp.phases[0], status, exp.overflow[0], f"after {how}")
+    # Loads are refused (tready low) while busy.
+    await drv.write("STEPS", 2)
+    await drv.write("CTRL", regs.bits("CTRL", "START"))
+    await ClockCycles(dut.clk, 3)
+    assert int(dut.s_axis_tready.value) == 0
+    await drv.wait_irq(cycle_bound(p, 2)) if int(await drv.read("IRQ_ENABLE")) else await ClockCycles(
+        dut.clk, cycle_bound(p, 2))
+    assert not await drv.read("STATUS") & regs.bits("STATUS", "BUSY")

@@ -1,0 +1,123 @@
+"""Roadmap arithmetic: workload counts, XC7Z020 capacity, and figures that follow their inputs."""
+import json
+
+import pytest
+
+from bitstreams import roadmap_model as rm
+from bitstreams.roadmap import compute, render_markdown
+from bitstreams.roadmap_params import ParamSet
+from fixedpoint.spec import PYNQ_Z2
+from model.config import CONFIGS
+
+P = ParamSet()
+CPU = {"host": {}, "float": [
+    {"config": "cifar10-n1024", "n": 1024, "mode": "batch1", "batch": 1, "dyn_s_per_image": 0.01,
+     "dec_s_per_image": 0.004, "dyn_mac": 21136640, "dec_mac": 33914880},
+    {"config": "cifar10-n1024", "n": 1024, "mode": "batched", "batch": 64, "dyn_s_per_image": 0.002,
+     "dec_s_per_image": 0.001, "dyn_mac": 21136640, "dec_mac": 33914880}], "golden": []}
+
+
+def _row(result, name):
+    return next(r for r in result["rows"] if r["config"] == name)
+
+
+@pytest.mark.parametrize("name,dyn,dec", [
+    ("cifar10-n1024", 21.1e6, 33.9e6), ("cifar10-n2048", 84.2e6, 85.8e6), ("cifar10-n4096", 336e6, 342e6),
+    ("imagenet64-n6656", 0.886e9, 1.20e9), ("imagenet64-n10240", 2.10e9, 2.84e9),
+    ("imagenet64-n16384", 5.37e9, 7.26e9)])
+def test_workload_matches_fact_sheet(name, dyn, dec):
+    w = rm.workload(CONFIGS[name], 10)
+    assert w.dyn_mac == pytest.approx(dyn, rel=3e-3)
+    assert w.dec_mac == pytest.approx(dec, rel=3e-3)
+
+
+def test_decoder_params_match_released_counts():
+    from model.config import param_count
+
+    for name in rm.UN0_CONFIGS:
+        cfg = CONFIGS[name]
+        dyn_params = cfg.n * cfg.n + cfg.n + cfg.n_cond + cfg.n_cond**2 + cfg.num_classes * cfg.n * cfg.n_cond
+        assert rm.decoder_params(cfg) == param_count(cfg) - dyn_params
+
+
+def test_bram_capacity_arithmetic():
+    # n1024, 64 lanes: 4-bit K fills 128 BRAM36 of 140; 8-bit needs 256 (does not fit).
+    assert rm.k_bram36(1024, 8, 64, 4) == 128
+    assert rm.k_bram36(1024, 8, 64, 8) == 256
+    assert rm.k_bram36(512, 8, 64, 8) == 64  # hardware.md §2 table
+    assert rm.k_bram36(256, 8, 64, 16) == 32
+    assert rm.bram18_for(16384, 4) == 4 and rm.bram18_for(2048, 9) == 1 and rm.bram18_for(2049, 9) == 2
+    fit = rm.fpga_fit(CONFIGS["cifar10-n1024"], P)
+    assert (fit.where, fit.bits, fit.k_bram36) == ("on-chip", 4, 128)
+    assert rm.fpga_fit(CONFIGS["cifar10-n256"], P).bits == 8
+    assert rm.fpga_fit(CONFIGS["cifar10-n2048"], P).where == "ddr"
+    big = CONFIGS["imagenet64-n16384"]
+    assert rm.fpga_fit(big, P).where == "ddr"  # 256 MiB at 8 bit < 384 MiB
+    assert rm.fpga_fit(big, P.with_overrides(fpga_ddr_for_k=200)).where == "none"
+    # fewer BRAMs on a (hypothetical) smaller part: n1024 no longer fits on chip at any width
+    assert rm.fpga_fit(CONFIGS["cifar10-n1024"], P.with_overrides(fpga_bram36=100)).where == "ddr"
+
+
+def test_pynq_z2_params_agree_with_roadmap_inputs():
+    assert PYNQ_Z2.lanes == P.v("fpga_lanes", "1")
+    assert PYNQ_Z2.spec.coupling_bits == P.v("fpga_coupling_bits_onchip", "bit")
+    assert rm.fpga_cycles(1024, 8, 64, 1, P.with_overrides(fpga_step_overhead_cycles=0,
+                                                            fpga_image_overhead_cycles=0))["mac_cycles_per_step"] \
+        == PYNQ_Z2.mac_cycles_per_step + 8
+
+
+def test_cycles_use_the_rtl_accounting_when_available():
+    rtl = pytest.importorskip("rtl.resources")
+    c = rm.fpga_cycles(1024, 8, 64, 10, P, bits=4)
+    acc = rtl.cycle_accounting(PYNQ_Z2)
+    assert c["source"] == "rtl.resources.cycle_accounting"
+    assert c["cycles_per_step"] == acc["step_model"] >= c["mac_cycles_per_step"]
+    assert c["cycles_per_image"] == 10 * acc["step_model"] + acc["init_pass"] + P.v("fpga_image_overhead_cycles", "cycle")
+
+
+def test_figures_follow_inputs():
+    base = compute(P, CPU)
+    slow = compute(P.with_overrides(gpu_mfu=0.25), CPU)
+    name = "imagenet64-n16384"
+    assert _row(slow, name)["estimates"]["GPU batched"]["latency_s"] == pytest.approx(
+        2 * _row(base, name)["estimates"]["GPU batched"]["latency_s"])
+    cpl = compute(P.with_overrides(coupler_power=2.0), CPU)
+    assert _row(cpl, name)["analog_parts"]["couplers_j"] == pytest.approx(2 * _row(base, name)["analog_parts"]["couplers_j"])
+    fast = compute(P.with_overrides(fpga_clock=200), CPU)
+    b, f = (_row(r, "cifar10-n1024")["estimates"]["FPGA XC7Z020"]["detail"]["t_compute_step_s"] for r in (base, fast))
+    assert f == pytest.approx(b / 2)
+    # DDR-bound: doubling DDR efficiency (and the HP port) halves the n4096 step time
+    wide = compute(P.with_overrides(fpga_ddr_efficiency=1.0, fpga_hp_ports=2), CPU)
+    d0 = _row(base, "cifar10-n4096")["estimates"]["FPGA XC7Z020"]["detail"]
+    d1 = _row(wide, "cifar10-n4096")["estimates"]["FPGA XC7Z020"]["detail"]
+    assert d0["t_ddr_step_s"] > d0["t_compute_step_s"]
+    assert d1["t_ddr_step_s"] < d0["t_ddr_step_s"]
+
+
+def test_cpu_rows_measured_and_extrapolated():
+    r = compute(P, CPU)
+    e = _row(r, "cifar10-n1024")["estimates"]["CPU batch1"]
+    assert e["latency_s"] == pytest.approx(0.014) and "measured" in e["basis"]
+    e2 = _row(r, "cifar10-n4096")["estimates"]["CPU batch1"]
+    w = rm.workload(CONFIGS["cifar10-n4096"], 10)
+    assert e2["latency_s"] == pytest.approx(w.dyn_mac / (21136640 / 0.01) + w.dec_mac / (33914880 / 0.004))
+    assert "extrapolated" in e2["basis"]
+    assert e["energy_j"] == pytest.approx(0.014 * P.v("cpu_power_per_core", "W") * P.v("cpu_cores", "1"))
+
+
+def test_measured_gpu_replaces_estimate():
+    r = compute(P, CPU, gpu_measured={"cifar10-n1024": {"batch1_latency_s": 1e-3, "batch1_energy_j": 0.2}})
+    e = _row(r, "cifar10-n1024")["estimates"]["GPU batch 1"]
+    assert e["latency_s"] == 1e-3 and e["energy_j"] == 0.2 and "measured" in e["basis"]
+
+
+def test_claim_and_markdown():
+    r = compute(P, CPU)
+    assert [c["config"] for c in r["claim"]] == list(rm.UN0_CONFIGS)
+    for c in r["claim"]:
+        # Amdahl: with the decoder on the GPU the whole-image ratio cannot exceed 1 / decoder share
+        assert c["total_ratio"] <= c["amdahl_max_ratio"] + 1e-9
+    md = render_markdown(r, P)
+    assert "## 6. Where the 1000× energy claim stands" in md
+    assert "128 BRAM36 at 4-bit, 256 BRAM36 at 8-bit" in md
+    json.dumps(r)  # the result is plain data
