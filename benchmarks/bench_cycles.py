@@ -59,7 +59,7 @@ def main(argv=None) -> int:
         sim.write_reg(regs.offset("STEPS"), a.steps)
         sim.write_reg(regs.offset("GAIN_SHIFT"), image.gain_shift)
         sim.write_reg(regs.offset("IRQ_ENABLE"), 1)
-        walls, ok = [], True
+        walls, parts, ok = [], [], True
         for k in range(a.images):
             c = k % image.num_classes
             phases0 = initial_phases(100 + k, 1, p.n_total, p.spec)[0]
@@ -67,12 +67,17 @@ def main(argv=None) -> int:
             for name, words in request_streams(image, c, phases0).items():
                 sim.write_reg(regs.offset("LOAD_TARGET"), LOAD_TARGETS[name])
                 sim.stream_in(words)
+            t_in = time.time()
             sim.write_reg(regs.offset("CTRL"), regs.bits("CTRL", "START"))
             sim.wait_irq(20 * (a.steps + 1) * p.mac_cycles_per_step)
+            t_run = time.time()
             sim.write_reg(regs.offset("IRQ_STATUS"), 1)
             sim.write_reg(regs.offset("CTRL"), regs.bits("CTRL", "READBACK"))
             got = words_to_phases(sim.stream_out(p.n_total), p)
             walls.append(time.time() - t)
+            parts.append({"stream_in_s": round(t_in - t, 3), "run_s": round(t_run - t_in, 3),
+                          "readback_s": round(time.time() - t_run, 3)})
+            print(parts[-1], flush=True)
             exp = golden.run(c, phases0[None]).phases[0]
             ok &= bool(np.array_equal(got, exp))
             print(f"image {k}: {walls[-1]:.2f} s, bit-exact={np.array_equal(got, exp)}", flush=True)
@@ -80,7 +85,7 @@ def main(argv=None) -> int:
         step_cycles = sim.read_reg(regs.offset("STEP_CYCLES"))
     res.update({
         "bit_exact": ok, "image_wall_s": [round(w, 3) for w in walls], "image_wall_s_median": round(float(np.median(walls)), 3),
-        "step_cycles": step_cycles, "run_cycles": run_cycles, "steps": a.steps,
+        "image_parts": parts, "step_cycles": step_cycles, "run_cycles": run_cycles, "steps": a.steps,
         "step_overhead_pct": round(100 * (step_cycles / p.mac_cycles_per_step - 1), 3),
         "run_overhead_pct": round(100 * (run_cycles / (a.steps * p.mac_cycles_per_step) - 1), 3),
         "request_words": int(sum(len(w) for w in request_streams(image, 0, phases0).values())),

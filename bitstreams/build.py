@@ -11,7 +11,6 @@ resources.md, osc_core_wrapper.v, block_design.tcl, build_bitstream.tcl, build_c
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import re
 import shutil
@@ -24,7 +23,8 @@ from pathlib import Path
 
 from fixedpoint.spec import FORMATS, PYNQ_Z2, HardwareParams, get_format
 
-from .manifest import MANIFEST_FORMAT, REPO_ROOT, core_build_hash, file_sha256, source_hash, source_hashes, write_json_atomic
+from .manifest import (MANIFEST_FORMAT, REPO_ROOT, core_build_hash, file_sha256, source_hash, source_hashes,
+                       write_json_atomic, write_text_atomic)
 
 
 @dataclass(frozen=True)
@@ -130,12 +130,6 @@ def build_config_tcl(cfg: BoardConfig, jobs: int) -> str:
         f"set JOBS {jobs}",
         "",
     ])
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    from rtl.build import atomic_write
-
-    atomic_write(path, text)
 
 
 def resource_report(verilog: Path, top: str, out: Path, timeout_s: float) -> dict | None:

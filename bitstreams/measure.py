@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import time
 from pathlib import Path
@@ -26,7 +25,7 @@ from fixedpoint.quantize import HardwareImage, image_from_checkpoint, quantize
 from fixedpoint.readout import phase_features
 from fixedpoint.spec import FORMATS, PYNQ_Z2, HardwareParams, default_lanes
 
-from .manifest import REPO_ROOT, write_json_atomic
+from .manifest import REPO_ROOT, write_json_atomic, write_text_atomic
 from .power_model import Resources, estimate_resources, pl_power
 from .roadmap_model import aux_bram36, fpga_cycles, k_bram36
 from .roadmap_params import ParamSet
@@ -34,9 +33,9 @@ from .roadmap_params import ParamSet
 
 def synthetic_image(n: int, params: HardwareParams, seed: int = 0) -> HardwareImage:
     """A random-init model at Un-0's init scales (timing does not depend on trained values)."""
-    from model.config import get_config
+    from model.config import CONFIGS
 
-    cfg = get_config(f"cifar10-n{n}") if f"cifar10-n{n}" in _config_names() else None
+    cfg = CONFIGS.get(f"cifar10-n{n}")
     m = params.n_cond
     classes = cfg.num_classes if cfg else 10
     rng = np.random.default_rng(seed)
@@ -49,12 +48,6 @@ def synthetic_image(n: int, params: HardwareParams, seed: int = 0) -> HardwareIm
     steps = cfg.num_steps if cfg else 10
     dt = cfg.dt if cfg else 0.1
     return quantize(eff, params, dt, steps, cfg.to_dict() if cfg else {})
-
-
-def _config_names():
-    from model.config import CONFIGS
-
-    return CONFIGS
 
 
 def default_params(n: int, n_cond: int = 8) -> HardwareParams:
@@ -135,6 +128,8 @@ def main(argv=None) -> int:
     ap.add_argument("--power-model", action="store_true", help="also report the resource-based power estimate")
     ap.add_argument("--resources", help="resources.json or build manifest for the power model (default: analytic)")
     ap.add_argument("--out", help="output dir (default runs/measure/<board>)")
+    ap.add_argument("--no-bitstream-check", action="store_true",
+                    help="skip bitstreams.manifest.check_bitstream (a .bit without a matching build manifest)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1, help="torch threads for the decoder (1: stable timings on a "
                     "shared host)")
@@ -154,11 +149,10 @@ def main(argv=None) -> int:
         params = default_params(cfg.n, cfg.n_cond)
     else:
         params = default_params(args.n)
-    if args.board == "pynq-z2" and args.bitfile:
-        from .manifest import check_bitstream, manifest_path
+    if args.board == "pynq-z2" and args.bitfile and not args.no_bitstream_check:
+        from .manifest import check_bitstream
 
-        if manifest_path(args.bitfile).exists():
-            check_bitstream(args.bitfile, params)
+        check_bitstream(args.bitfile, params)  # refuses a bitstream from other sources or for other params
     board = open_board(args.board, params, bitfile=args.bitfile)
     try:
         bp = board.params or params
@@ -176,14 +170,15 @@ def main(argv=None) -> int:
             from pynq import DataRecorder
 
             recorder = DataRecorder(*rails.values())
-            recorder.__enter__()
-            recorder.record(0.05)
+            recorder.record(0.05)  # Mark 0 = idle baseline
         idle = (time.time(), None)
         if idle_s:
             time.sleep(idle_s)
         idle = (idle[0], time.time())
         phases0 = initial_phases(args.seed + 1, args.images + 1, bp.n_total, bp.spec)
         rows = []
+        if recorder is not None:
+            recorder.mark()  # Mark 1 = the timed run
         run_start = time.time()
         for i in range(args.images + 1):
             cls = i % image.num_classes
@@ -197,7 +192,7 @@ def main(argv=None) -> int:
                 continue  # warm-up
             tm = dict(r.timing)
             row = {"class": cls, "run_wall_s": t1 - t0, "decode_s": t2 - t1, "total_s": t2 - t0,
-                   "transfer_s": tm.get("transfer_s"), "compute_s": tm.get("compute_s"), "wait_s": tm.get("wait_s"),
+                   "transfer_s": tm.get("transfer_s"), "readback_s": tm.get("readback_s"), "compute_s": tm.get("compute_s"), "wait_s": tm.get("wait_s"),
                    "compute_cycles": tm.get("compute_cycles"), "overflow": bool(r.overflow)}
             if row["compute_cycles"] is not None:
                 row["cycles_time_s"] = row["compute_cycles"] / clock_hz
@@ -211,13 +206,13 @@ def main(argv=None) -> int:
             vals = [r[key] for r in rows if r.get(key) is not None]
             return statistics.median(vals) if vals else None
 
-        summary = {k: med(k) for k in ("run_wall_s", "transfer_s", "compute_s", "wait_s", "decode_s", "total_s",
+        summary = {k: med(k) for k in ("run_wall_s", "transfer_s", "readback_s", "compute_s", "wait_s", "decode_s", "total_s",
                                        "compute_cycles", "cycles_time_s")}
         energy = {}
         if recorder is not None:
             df = recorder.frame
-            idle_df, run_df = df[df.index < _ts(idle[1])], df[df.index >= _ts(run_start)]
-            cols = [c for c in df.columns if c.endswith("_power")]
+            idle_df, run_df = df[df["Mark"] == 0], df[df["Mark"] == 1]
+            cols = [c for c in df.columns if c != "Mark"]  # only power sensors were recorded
             idle_w = float(idle_df[cols].sum(axis=1).mean()) if len(idle_df) else 0.0
             run_w = float(run_df[cols].sum(axis=1).mean())
             energy["rails"] = {"source": "pynq.get_rails + DataRecorder", "idle_w": idle_w, "run_w": run_w,
@@ -244,18 +239,10 @@ def main(argv=None) -> int:
         board.close()
     out = Path(args.out or REPO_ROOT / "runs" / "measure" / _safe(args.board))
     write_json_atomic(out / "measure.json", result)
-    from rtl.build import atomic_write
-
-    atomic_write(out / "measure.md", markdown(result))
+    write_text_atomic(out / "measure.md", markdown(result))
     print(markdown(result))
     print(f"wrote {out / 'measure.json'} and measure.md")
     return 0
-
-
-def _ts(t):
-    import pandas as pd
-
-    return pd.Timestamp(t, unit="s")
 
 
 def _safe(s: str) -> str:
@@ -271,13 +258,17 @@ def _fmt(v, unit="s"):
 def markdown(r: dict) -> str:
     s = r["summary_median"]
     p = r["params"]
+    cycles = "—" if s["compute_cycles"] is None else f"{s['compute_cycles']:.0f}"
     lines = [f"# Measurement: board `{r['board']}`", "",
              f"n={p['n']}, n_cond={p['n_cond']}, lanes={p['lanes']}, coupling {p['spec']['coupling_bits']}-bit; "
              f"{r['images']} images (median, after one warm-up); clock {r['clock_hz'] / 1e6:g} MHz.", "",
              "| phase | median per image |", "|---|---|",
-             f"| transfer (loads + readback, host wall) | {_fmt(s['transfer_s'])} |",
+             f"| transfer (request loads{'' if s.get('readback_s') is not None else ' + readback'}, host wall) | "
+             f"{_fmt(s['transfer_s'])} |",
+             f"| readback (host wall) | {_fmt(s.get('readback_s')) if s.get('readback_s') is not None else 'in transfer'} |",
+             f"| compute wait (host wall, incl. polling) | {_fmt(s.get('wait_s'))} |",
              f"| compute (board-reported) | {_fmt(s['compute_s'])} |",
-             f"| on-chip cycles | {s['compute_cycles'] if s['compute_cycles'] is not None else '—'} |",
+             f"| on-chip cycles | {cycles} |",
              f"| cycles -> time at clock | {_fmt(s['cycles_time_s'])} |",
              f"| decode (features + decoder, host) | {_fmt(s['decode_s'])} |",
              f"| total (host wall) | {_fmt(s['total_s'])} |", "",

@@ -60,3 +60,17 @@ def resources_markdown(res: dict, device: dict | None = None) -> str:
         lines.append(f"| {label} | {res[k]:g} | {device[k]} | {100 * res[k] / device[k]:.1f} |")
     lines += ["", f"LUT RAM/SRL cells {res.get('lutram', 0)}, CARRY4 {res.get('carry4', 0)}, MUXF7/8 {res.get('muxf', 0)}.", ""]
     return "\n".join(lines)
+
+
+def resources_from_rtl_report(md_path: str | Path, params) -> dict | None:
+    """Counts from `python -m rtl.resources`' markdown (its raw-cell JSON block), if it describes `params`."""
+    import re
+
+    text = Path(md_path).read_text()
+    want = f"Build: n={params.n}, n_cond={params.n_cond}, lanes={params.lanes}, K {params.spec.coupling_bits}-bit"
+    m = re.search(r"```(?:json)?\s*\n(\{.*?\})\s*\n```", text, re.S)
+    if want not in text or not m:
+        return None
+    out = cells_to_resources(json.loads(m.group(1)))
+    out.update({"tool": "yosys (via rtl.resources)", "flow": "synth_xilinx -family xc7 -noiopad", "report": str(md_path)})
+    return out

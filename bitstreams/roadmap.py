@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 from pathlib import Path
 
-from .manifest import REPO_ROOT, write_json_atomic
+from .manifest import REPO_ROOT, write_json_atomic, write_text_atomic
 from .power_model import Resources
 from .roadmap_model import (UN0_CONFIGS, analog_estimate, cpu_estimates, decoder_on_gpu, fpga_estimate, fpga_fit,
                             gpu_estimates, gpu_memory_fit, k_bram36, sweep_configs, workload)
@@ -70,10 +69,15 @@ def compute(P: ParamSet, cpu: dict, gpu_measured: dict | None = None, resources:
         an_core = e["analog chip core"]["energy_j"]
         an_all = e["analog chip + GPU decoder"]["energy_j"]
         dec_share = r["workload"]["dec_mac"] / r["workload"]["total_mac"]
+        a = r["analog_parts"]
+        # coupler power at which the analog core is exactly claim_factor below the batched-GPU core
+        budget = gpu_core / factor - (an_core - a["couplers_j"])
+        breakeven_w = budget / (a["couplers"] * a["settle_s"]) if budget > 0 else 0.0
         claim.append({"config": r["config"], "gpu_batched_j": gpu_all, "gpu_core_j": gpu_core,
                       "analog_core_j": an_core, "analog_total_j": an_all, "target_j": gpu_all / factor,
                       "core_ratio": gpu_core / an_core, "total_ratio": gpu_all / an_all,
                       "amdahl_max_ratio": 1 / dec_share, "decoder_share": dec_share,
+                      "breakeven_coupler_w": breakeven_w,
                       "gpu_batch1_j": e["GPU batch 1"]["energy_j"],
                       "batch1_total_ratio": e["GPU batch 1"]["energy_j"] / an_all})
     return {"rows": rows, "claim": claim, "params": P.table(), "cpu": cpu,
@@ -92,7 +96,9 @@ def render_markdown(result: dict, P: ParamSet) -> str:
          "source and kind) and the CPU timings in `bitstreams/data/cpu_measured.json`. Do not edit by hand: change "
          "an input (`--set name=value`) and rebuild. Kinds: *measured* (timed here), *estimate* (arithmetic on "
          "sourced or assumed inputs), *projection* (a chip that does not exist). All numbers are per image, "
-         f"{int(P.v('euler_steps', '1'))} Euler steps.", "",
+         f"{int(P.v('euler_steps', '1'))} Euler steps. GPU columns are estimates (fact sheet §3) until measured: "
+         "`--gpu-json F` with `{\"<config>\": {\"batch1_latency_s\": .., \"batch1_energy_j\": .., "
+         "\"batched_latency_s\": .., \"batched_energy_j\": ..}}` replaces them (basis then says *measured*).", "",
          "## 1. Work per image", "",
          "| config | n | dynamics MAC | decoder MAC | decoder share | K entries |", "|---|---|---|---|---|---|"]
     for r in rows:
@@ -135,7 +141,7 @@ def render_markdown(result: dict, P: ParamSet) -> str:
     pw = r1["power_w"]
     L += ["", "## 4. FPGA detail (PYNQ-Z2 build, cifar10-n1024)", "",
           f"- cycles per step {r1['cycles']['cycles_per_step']:.0f} (MAC {r1['cycles']['mac_cycles_per_step']}), "
-          f"per image {r1['cycles']['cycles_per_image']:.0f}; transfers {_f(r1['transfer_s'], 's')}; MAC lanes busy "
+          f"per image {r1['cycles']['cycles_per_image']:.0f} ({r1['cycles']['source']}); transfers {_f(r1['transfer_s'], 's')}; MAC lanes busy "
           f"{r1['busy']:.0%} of the image time.",
           f"- power model ({r1['resources']['source']}): DSP {pw['dsp_w'] * 1e3:.1f} mW, BRAM {pw['bram_w'] * 1e3:.1f} mW, "
           f"LUT {pw['lut_w'] * 1e3:.1f} mW, FF {pw['ff_w'] * 1e3:.1f} mW, static {pw['static_w'] * 1e3:.0f} mW → PL "
@@ -156,16 +162,20 @@ def render_markdown(result: dict, P: ParamSet) -> str:
           "all-to-all oscillator chip beyond 48 spins exists); they dominate above n≈1k because they scale with n².", "",
           "## 6. Where the 1000× energy claim stands", "",
           "| config | GPU batched (core+dec) | target ÷1000 | analog core | analog + GPU decoder | core ratio | "
-          "total ratio | Amdahl max (decoder on GPU) | vs GPU batch 1 |", "|---|---|---|---|---|---|---|---|---|"]
+          "total ratio | Amdahl max (decoder on GPU) | vs GPU batch 1 | coupler power for core 1000× |",
+          "|---|---|---|---|---|---|---|---|---|---|"]
     for c in claim:
         L.append(f"| {c['config']} | {_f(c['gpu_batched_j'], 'J')} | {_f(c['target_j'], 'J')} | "
                  f"{_f(c['analog_core_j'], 'J')} | {_f(c['analog_total_j'], 'J')} | {c['core_ratio']:.3g}× | "
-                 f"{c['total_ratio']:.3g}× | {c['amdahl_max_ratio']:.3g}× | {c['batch1_total_ratio']:.3g}× |")
+                 f"{c['total_ratio']:.3g}× | {c['amdahl_max_ratio']:.3g}× | {c['batch1_total_ratio']:.3g}× | "
+                 f"{_f(c['breakeven_coupler_w'], 'W')} |")
     big = claim[-1]
     L += ["", "Plainly, on these numbers:", "",
           f"- The oscillator **core alone** projects {big['core_ratio']:.3g}× below a batched H100 for "
-          f"{big['config']} ({_f(big['analog_core_j'], 'J')} vs {_f(big['gpu_core_j'], 'J')}); whether that reaches "
-          "1000× hinges on the coupler power, an assumption with no hardware behind it at this scale.",
+          f"{big['config']} ({_f(big['analog_core_j'], 'J')} vs {_f(big['gpu_core_j'], 'J')}). That number is set almost "
+          f"entirely by the assumed coupler power ({P.v('coupler_power', 'uW'):g} µW per cell; 1000× needs ≤ "
+          f"{_f(big['breakeven_coupler_w'], 'W')} per cell over a {_f(P.v('osc_settle_time', 's'), 's')} settle), an "
+          "assumption with no all-to-all hardware behind it at this scale (the largest all-to-all chips have ≈ 48 spins).",
           f"- **Per image, with the decoder**, the claim fails: the decoder is {big['decoder_share']:.0%} of the MACs, "
           f"so a chip that only replaces the core gains at most {big['amdahl_max_ratio']:.2g}× while the decoder runs on "
           f"a GPU ({big['total_ratio']:.3g}× here). 1000× needs the decoder moved to hardware about 1000× more "
@@ -237,6 +247,24 @@ def plot(result: dict, fig_dir: Path) -> list[Path]:
     return paths
 
 
+def load_pynq_z2_resources(path: str | None) -> Resources | None:
+    """--resources, else bitstreams/data/pynq_z2_resources.json, else the RTL helper's docs/resources.md."""
+    from fixedpoint.spec import PYNQ_Z2
+
+    from .resources import resources_from_rtl_report
+
+    path = path or (str(RESOURCES_JSON) if RESOURCES_JSON.exists() else None)
+    if path:
+        d = json.loads(Path(path).read_text())
+        return Resources.from_dict(d.get("resources", d) or d, source=f"yosys report {Path(path).name}")
+    md = REPO_ROOT / "docs" / "resources.md"
+    if md.exists():
+        d = resources_from_rtl_report(md, PYNQ_Z2)
+        if d:
+            return Resources.from_dict(d, source="yosys report docs/resources.md")
+    return None
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--no-measure", action="store_true", help=f"reuse {CPU_JSON.relative_to(REPO_ROOT)}")
@@ -263,15 +291,9 @@ def main(argv=None) -> int:
         cpu = measure()
         write_json_atomic(cpu_path, cpu)
     gpu = json.loads(Path(args.gpu_json).read_text()) if args.gpu_json else None
-    res_path = args.resources or (str(RESOURCES_JSON) if RESOURCES_JSON.exists() else None)
-    resources = None
-    if res_path:
-        d = json.loads(Path(res_path).read_text())
-        resources = Resources.from_dict(d.get("resources", d) or d, source=f"yosys report {Path(res_path).name}")
+    resources = load_pynq_z2_resources(args.resources)
     result = compute(P, cpu, gpu, resources)
-    from rtl.build import atomic_write
-
-    atomic_write(Path(args.doc), render_markdown(result, P))
+    write_text_atomic(Path(args.doc), render_markdown(result, P))
     figs = plot(result, Path(args.fig_dir))
     print(f"wrote {args.doc} and {', '.join(str(f) for f in figs)}")
     for c in result["claim"]:

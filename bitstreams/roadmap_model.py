@@ -5,6 +5,7 @@ these functions, so changing an input changes the report. Units are carried by b
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 
@@ -196,6 +197,24 @@ def gpu_memory_fit(w: Workload, P: ParamSet) -> dict:
             "fits": need <= cap, "batch": batch}
 
 
+@functools.lru_cache(maxsize=None)
+def _rtl_cycles(n: int, n_cond: int, lanes: int, bits: int) -> tuple[int, int]:
+    """(cycles per step, init pass) from the RTL's accounting; it builds throw-away Amaranth objects to read
+    their latency, so Amaranth's UnusedElaboratable warnings are silenced here (they are freed inside the block)."""
+    import gc
+    import warnings
+    from dataclasses import replace
+
+    from fixedpoint.spec import FORMATS, HardwareParams
+    from rtl.resources import cycle_accounting
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*created but never used")
+        acc = cycle_accounting(HardwareParams(n, n_cond, lanes, replace(FORMATS["default"], coupling_bits=bits)))
+        gc.collect()
+    return acc["step_model"], acc["init_pass"]
+
+
 def fpga_cycles(n: int, n_cond: int, lanes: int, steps: int, P: ParamSet, bits: int = 8) -> dict:
     """Cycles of the lane-parallel core: groups*(n+m) main MACs + m cond MACs + drain per step, + a run's init pass.
 
@@ -205,12 +224,7 @@ def fpga_cycles(n: int, n_cond: int, lanes: int, steps: int, P: ParamSet, bits: 
     step_mac = (n // lanes) * (n + n_cond) + n_cond
     source = "assumed overhead (roadmap_params)"
     try:
-        from fixedpoint.spec import FORMATS, HardwareParams
-        from rtl.resources import cycle_accounting
-
-        acc = cycle_accounting(HardwareParams(n, n_cond, lanes, FORMATS["default"].__class__(
-            **{**FORMATS["default"].to_dict(), "coupling_bits": bits})))
-        step, init = acc["step_model"], acc["init_pass"]
+        step, init = _rtl_cycles(n, n_cond, lanes, bits)
         source = "rtl.resources.cycle_accounting"
     except (ImportError, ValueError):
         step = step_mac + P.v("fpga_step_overhead_cycles", "cycle")

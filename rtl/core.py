@@ -59,7 +59,9 @@ class OscillatorCore(wiring.Component):
 
         # ------------------------------------------------------------------ memories
         kbanks = [memory.Memory(shape=signed(s.coupling_bits), depth=p.k_bank_depth, init=[]) for _ in range(L)]
-        dbanks = [memory.Memory(shape=signed(s.drive_bits), depth=p.drive_bank_depth, init=[]) for _ in range(L)]
+        # Drive banks are shallow ((G+1)*M words): distributed RAM, so the block RAM is left for the K banks.
+        dbanks = [memory.Memory(shape=signed(s.drive_bits), depth=p.drive_bank_depth, init=[],
+                                attrs={"ram_style": "distributed"}) for _ in range(L)]
         for l in range(L):
             m.submodules[f"kbank{l}"] = kbanks[l]
             m.submodules[f"dbank{l}"] = dbanks[l]

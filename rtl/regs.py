@@ -185,7 +185,7 @@ def params_from_registers(values: dict[str, int]) -> HardwareParams:
 
 
 #: RTL sources whose text goes into BUILD_HASH (a changed datapath gives a new hash).
-HASHED_SOURCES = ("regs.py", "cordic.py", "core.py")
+HASHED_SOURCES = ("regs.py", "cordic.py", "core.py", "build.py")
 
 
 def build_hash(params: HardwareParams) -> int:

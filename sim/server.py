@@ -14,13 +14,14 @@ import cocotb
 import numpy as np
 from cocotb.utils import get_sim_time
 
-from .bfm import CLOCK_NS, CoreDriver
+from .bfm import CLOCK_NS
+from .direct import DirectDriver
 from .protocol import SOCKET_ENV, recv_msg, send_msg
 
 
 @cocotb.test()
 async def serve(dut):
-    drv = CoreDriver(dut)
+    drv = DirectDriver(dut)
     await drv.reset()
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.connect(os.environ[SOCKET_ENV])

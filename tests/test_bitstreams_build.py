@@ -2,7 +2,6 @@
 import json
 import re
 import shutil
-from pathlib import Path
 
 import pytest
 
@@ -10,7 +9,7 @@ pytest.importorskip("rtl.build", reason="the RTL generator (rtl/) is not importa
 pytest.importorskip("amaranth")
 
 from bitstreams.build import WRAPPER_PORTS, check_core_ports, main, top_ports  # noqa: E402
-from bitstreams.manifest import REPO_ROOT, check_bitstream, file_sha256, source_hash  # noqa: E402
+from bitstreams.manifest import REPO_ROOT, file_sha256, source_hash  # noqa: E402
 from fixedpoint.spec import FORMATS, HardwareParams  # noqa: E402
 
 BOARD_DIR = REPO_ROOT / "bitstreams" / "pynq-z2"
@@ -115,3 +114,16 @@ def test_yosys_resource_report_on_a_tiny_design(tmp_path):
     res = yosys_resources(v, "mac", timeout_s=300)
     assert res["dsp"] >= 1 and res["bram36"] == 0
     assert "DSP48E1" in resources_markdown(res)
+
+
+def test_resources_from_the_rtl_report(tmp_path):
+    rtl_res = pytest.importorskip("rtl.resources")
+    from bitstreams.resources import resources_from_rtl_report
+    from fixedpoint.spec import PYNQ_Z2
+
+    cells = {"LUT6": 100, "LUT3": 20, "FDRE": 300, "DSP48E1": 132, "RAMB36E1": 120, "RAMB18E1": 16, "CARRY4": 7}
+    md = tmp_path / "resources.md"
+    md.write_text(rtl_res.report(PYNQ_Z2, cells, 1.0))
+    d = resources_from_rtl_report(md, PYNQ_Z2)
+    assert (d["dsp"], d["bram36"], d["ff"]) == (132, 128, 300) and d["lut"] >= 120
+    assert resources_from_rtl_report(md, SMALL) is None  # a report for another build is not used

@@ -48,3 +48,28 @@ def test_golden_with_meter_csv(tmp_path):
     assert m["idle_w"] == pytest.approx(mean_power(i0, i1), abs=0.05)
     assert m["run_w"] == pytest.approx(5.0, abs=1e-6)
     assert m["energy_per_image_j"] == pytest.approx((5.0 - m["idle_w"]) * (r1 - r0) / 2, rel=1e-6)
+
+
+def test_pynq_z2_refuses_an_unrecorded_bitstream(tmp_path):
+    from bitstreams.manifest import BitstreamMismatch
+
+    bit = tmp_path / "stray.bit"
+    bit.write_bytes(b"\x00" * 64)
+    (tmp_path / "stray.hwh").write_text("<EDKSYSTEM/>")
+    with pytest.raises(BitstreamMismatch, match="no build manifest"):
+        main(["--board", "pynq-z2", "--bitfile", str(bit), "--out", str(tmp_path)])
+
+
+@pytest.mark.slow
+def test_cycle_prediction_matches_the_simulated_core(tmp_path):
+    """The roadmap's FPGA cycle model against the RTL's own CYCLES counter (Verilator; minutes on a cold build)."""
+    pytest.importorskip("cocotb")
+    import shutil
+
+    if shutil.which("verilator") is None and shutil.which("iverilog") is None:
+        pytest.skip("no HDL simulator")
+    rc = main(["--board", "sim", "--n", "64", "--images", "1", "--out", str(tmp_path)])
+    assert rc == 0
+    r = json.loads((tmp_path / "measure.json").read_text())
+    measured = r["summary_median"]["compute_cycles"]
+    assert measured == pytest.approx(r["predicted_cycles"]["cycles_per_image"], rel=0.03)

@@ -117,6 +117,11 @@ def test_claim_and_markdown():
     for c in r["claim"]:
         # Amdahl: with the decoder on the GPU the whole-image ratio cannot exceed 1 / decoder share
         assert c["total_ratio"] <= c["amdahl_max_ratio"] + 1e-9
+        # at the break-even coupler power the core ratio is exactly the claimed factor
+        if c["config"] == "imagenet64-n16384":
+            uw = c["breakeven_coupler_w"] * 1e6
+            r2 = compute(P.with_overrides(coupler_power=uw), CPU)
+            assert r2["claim"][-1]["core_ratio"] == pytest.approx(P.v("claim_factor", "1"), rel=1e-9)
     md = render_markdown(r, P)
     assert "## 6. Where the 1000× energy claim stands" in md
     assert "128 BRAM36 at 4-bit, 256 BRAM36 at 8-bit" in md
