@@ -71,11 +71,13 @@ def main(argv=None) -> int:
             sim.write_reg(regs.offset("CTRL"), regs.bits("CTRL", "START"))
             sim.wait_irq(20 * (a.steps + 1) * p.mac_cycles_per_step)
             t_run = time.time()
+            run_cpu = sim.last_cpu_s
             sim.write_reg(regs.offset("IRQ_STATUS"), 1)
             sim.write_reg(regs.offset("CTRL"), regs.bits("CTRL", "READBACK"))
             got = words_to_phases(sim.stream_out(p.n_total), p)
             walls.append(time.time() - t)
             parts.append({"stream_in_s": round(t_in - t, 3), "run_s": round(t_run - t_in, 3),
+                          "run_sim_cpu_s": round(run_cpu, 3),
                           "readback_s": round(time.time() - t_run, 3)})
             print(parts[-1], flush=True)
             exp = golden.run(c, phases0[None]).phases[0]
@@ -83,7 +85,10 @@ def main(argv=None) -> int:
             print(f"image {k}: {walls[-1]:.2f} s, bit-exact={np.array_equal(got, exp)}", flush=True)
         run_cycles = sim.read_reg(regs.offset("CYCLES_LO")) | (sim.read_reg(regs.offset("CYCLES_HI")) << 32)
         step_cycles = sim.read_reg(regs.offset("STEP_CYCLES"))
+    import os
+
     res.update({
+        "load_average_1min": round(os.getloadavg()[0], 2), "cpu_count": os.cpu_count(),
         "bit_exact": ok, "image_wall_s": [round(w, 3) for w in walls], "image_wall_s_median": round(float(np.median(walls)), 3),
         "image_parts": parts, "step_cycles": step_cycles, "run_cycles": run_cycles, "steps": a.steps,
         "step_overhead_pct": round(100 * (step_cycles / p.mac_cycles_per_step - 1), 3),

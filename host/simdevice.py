@@ -71,7 +71,8 @@ class SimDevice(Device):
         self._allocs: dict[int, tuple[weakref.ref, int]] = {}
         self._next = BUFFER_BASE
         self.poll_chunk_cycles = POLL_CHUNK_CYCLES
-        self.stats = {"reg_reads": 0, "reg_writes": 0, "words_in": 0, "words_out": 0, "polls_waited": 0}
+        self.stats = {"reg_reads": 0, "reg_writes": 0, "words_in": 0, "words_out": 0, "polls_waited": 0,
+                      "sim_cpu_s": 0.0}
         self.ip_dict = self.make_ip_dict()
         self.mem_dict, self.gpio_dict, self.interrupt_controllers, self.interrupt_pins = {}, {}, {}, {}
         self.hierarchy_dict = {}
@@ -163,10 +164,17 @@ class SimDevice(Device):
             pass  # still busy after a chunk: the driver polls again (and owns the wall-clock timeout)
         except _SIM_ERRORS as e:
             raise BoardDisconnected(f"the RTL simulation went away ({type(e).__name__}: {e})") from None
+        self._count_cpu()
+
+    def _count_cpu(self) -> None:
+        """CPU seconds the simulator spent on the last call, when the client reports it (load-independent)."""
+        self.stats["sim_cpu_s"] += float(getattr(self.client, "last_cpu_s", 0.0) or 0.0)
 
     def _sim(self, fn, *args):
         try:
-            return fn(*args)
+            out = fn(*args)
+            self._count_cpu()
+            return out
         except _SIM_ERRORS as e:
             raise BoardDisconnected(f"the RTL simulation went away ({type(e).__name__}: {e})") from None
         except TimeoutError as e:

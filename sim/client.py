@@ -123,6 +123,7 @@ class SimClient:
         timeout = CALL_TIMEOUT_S + sim_cycles / MIN_CYCLES_PER_S + len(payload) / 4 * 1e-3
         reply, out = self._call_raw(({"op": op, **fields}, payload), timeout)
         self._now = reply.get("now", 0)
+        self.last_cpu_s = float(reply.get("cpu_s", 0.0))
         if not reply.get("ok"):
             kind = {"TimeoutError": TimeoutError, "ValueError": ValueError}.get(reply.get("kind"), RuntimeError)
             raise kind(f"simulation: {reply.get('error')}")

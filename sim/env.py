@@ -19,6 +19,8 @@ BUILD_ROOT = REPO / "build" / "sim"
 SIM_DIR = Path(__file__).resolve().parent
 #: Verilator lint waivers, each justified in the .vlt file.
 LINT_WAIVERS = SIM_DIR / "verilator_waivers.vlt"
+#: n + n_cond from which Verilator builds are compiled for simulation speed rather than compile speed.
+LARGE_BUILD = 256
 
 
 def setup_path() -> str:
@@ -68,7 +70,10 @@ def build(simulator: str, params: HardwareParams, waves: bool = False, root: Pat
     from rtl.build import TOP
 
     setup_path()
-    bdir = build_dir(simulator, params, root) / ("waves" if waves else "plain")
+    # Large builds run long simulations: compile them with -O2 (verilated.mk's default is -Os, ~2x slower to
+    # simulate here); small test builds keep -Os, which compiles faster.
+    opt = "-O2" if simulator == "verilator" and params.n_total >= LARGE_BUILD else ""
+    bdir = build_dir(simulator, params, root) / (("waves" if waves else "plain") + opt)
     bdir.mkdir(parents=True, exist_ok=True)
     runner = get_runner(simulator)
     stamp = bdir / "built.json"
@@ -81,8 +86,14 @@ def build(simulator: str, params: HardwareParams, waves: bool = False, root: Pat
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             src = ensure_verilog(params, bdir)
-            runner.build(sources=[str(src)], hdl_toplevel=TOP, build_dir=str(bdir), timescale=("1ns", "1ps"),
-                         build_args=args, waves=waves, always=False)
+            saved = os.environ.get("MAKEFLAGS", "")
+            if opt:
+                os.environ["MAKEFLAGS"] = f"{saved} OPT_FAST={opt}".strip()
+            try:
+                runner.build(sources=[str(src)], hdl_toplevel=TOP, build_dir=str(bdir), timescale=("1ns", "1ps"),
+                             build_args=args, waves=waves, always=False)
+            finally:
+                os.environ["MAKEFLAGS"] = saved
             stamp.write_text(json.dumps(want))
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)

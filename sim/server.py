@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 import traceback
 
 import cocotb
@@ -34,6 +35,7 @@ async def serve(dut):
                 return  # client went away: end the simulation
             op = req.get("op")
             reply, out = {"ok": True}, b""
+            cpu0 = time.process_time()
             try:
                 if op == "write_reg":
                     await drv.write_reg(int(req["offset"]), int(req["value"]))
@@ -58,6 +60,7 @@ async def serve(dut):
                 reply = {"ok": False, "error": f"{type(e).__name__}: {e}", "kind": type(e).__name__,
                          "trace": traceback.format_exc(limit=3)}
             reply["now"] = _cycles()
+            reply["cpu_s"] = time.process_time() - cpu0  # simulator + Python CPU time of this request
             send_msg(sock, reply, out)
     finally:
         sock.close()

@@ -33,8 +33,10 @@ class SimBoard(OverlayBoard):
 
     def _run(self, class_id, phases0, steps):
         t0 = time.perf_counter()
+        cpu0 = self.device.stats["sim_cpu_s"]
         res = super()._run(class_id, phases0, steps)
         res.timing["sim_wall_s"] = time.perf_counter() - t0
+        res.timing["sim_cpu_s"] = self.device.stats["sim_cpu_s"] - cpu0
         return res
 
     def _close_client(self):
