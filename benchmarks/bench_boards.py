@@ -79,6 +79,7 @@ def bench_board(board, image, decoder, images: int, seed: int = 0) -> dict:
     w = statistics.median(walls)
     return {"images_per_s": 1.0 / w, "wall_s": w, "compute_cycles": med("compute_cycles"),
             "transfer_s": med("transfer_s"), "decode_s": med("decode_s"), "link_s": med("link_s"),
+            "sim_cpu_s": med("sim_cpu_s"), "sim_wall_s": med("sim_wall_s"),
             "phases": gens[0].phases[0]}
 
 
@@ -120,7 +121,7 @@ def main(argv=None) -> int:
             label = {"golden": "golden (numpy)", "tcp": "tcp agent (loopback, golden)",
                      "sim": f"sim ({args.simulator})"}[name]
             rows.append((n, kind, label, start_s, r))
-            print(f"n={n} {label}: {r['images_per_s']:.2f} img/s, wall {r['wall_s']:.3f} s, "
+            print(f"n={n} {label}: {r['images_per_s']:.2f} img/s, wall {r['wall_s']:.3f} s, sim cpu {r['sim_cpu_s']}, "
                   f"start {start_s:.1f} s, exact={r['matches_golden']}", flush=True)
     lines = [
         "# Board benchmark: end-to-end images/s",
@@ -134,16 +135,21 @@ def main(argv=None) -> int:
         f"{args.images} images after one warm-up run. 'start' is opening the board (the sim: build or reuse the",
         "Verilator model and launch it; the tcp agent: process start + connect). 'cycles' are core clock cycles",
         "from START to done (at 100 MHz on the PYNQ-Z2 that is cycles/1e8 s). 'exact' compares the phases with",
-        "the first board of the same size bit for bit.",
+        "the first board of the same size bit for bit. 'sim CPU' is the simulator process's CPU time per image",
+        "(reported by the simulation server; independent of other load on the machine), 'sim wall' the wall",
+        "time of the board run (both '-' for other boards).",
         "",
-        "| n | model | board | images/s | wall/image (s) | start (s) | cycles | transfer (s) | decode (s) | exact |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| n | model | board | images/s | wall/image (s) | start (s) | cycles | transfer (s) | sim CPU (s) "
+        "| sim wall (s) | decode (s) | exact |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for n, kind, label, start_s, r in rows:
         cyc = f"{r['compute_cycles']:.0f}" if r["compute_cycles"] is not None else "-"
         tr = f"{r['transfer_s']:.4f}" if r["transfer_s"] is not None else "-"
+        cpu = f"{r['sim_cpu_s']:.3f}" if r["sim_cpu_s"] else "-"
+        sw = f"{r['sim_wall_s']:.3f}" if r["sim_wall_s"] else "-"
         lines.append(f"| {n} | {kind} | {label} | {r['images_per_s']:.2f} | {r['wall_s']:.3f} | {start_s:.1f} | {cyc} "
-                     f"| {tr} | {r['decode_s']:.4f} | {'yes' if r['matches_golden'] else 'NO'} |")
+                     f"| {tr} | {cpu} | {sw} | {r['decode_s']:.4f} | {'yes' if r['matches_golden'] else 'NO'} |")
     write_atomic(args.out, ("\n".join(lines) + "\n").encode())
     print(f"wrote {args.out}")
     return 0

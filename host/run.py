@@ -83,7 +83,8 @@ def summarize(timings: list[dict]) -> str:
     parts = []
     for key, label, fmt in (("transfer_s", "transfer", "{:.4f} s"), ("compute_cycles", "compute", "{:.0f} cycles"),
                             ("compute_s", "compute time", "{:.6f} s"), ("link_s", "link", "{:.4f} s"),
-                            ("sim_wall_s", "simulation wall", "{:.3f} s"), ("decode_s", "decode", "{:.4f} s"),
+                            ("sim_wall_s", "simulation wall", "{:.3f} s"),
+                            ("sim_cpu_s", "simulator CPU", "{:.3f} s"), ("decode_s", "decode", "{:.4f} s"),
                             ("total_s", "board total", "{:.3f} s")):
         v = med(key)
         if v is not None:
@@ -145,6 +146,9 @@ def _run(args) -> int:
     cname = class_names(cfg.dataset)[class_id]
     soft = args.board in ("golden", "sim")
     params = core_params(cfg, args.lanes, args.format) if soft else None
+    if args.board == "sim":
+        print(f"starting the RTL simulation ({args.simulator}; building a core the first time takes a minute or more)",
+              file=sys.stderr, flush=True)
     t0 = time.perf_counter()
     board = open_board(args.board, params, simulator=args.simulator, bitfile=args.bitfile, timeout=args.timeout)
     open_s = time.perf_counter() - t0

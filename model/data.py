@@ -161,7 +161,12 @@ def load_cifar10_tar(tar_path: str | os.PathLike, split: str = "train", cache_di
             from tqdm import tqdm
         except ImportError:  # pragma: no cover
             tqdm = None
-        with tarfile.open(tar_path, "r:*") as tf:
+        try:
+            tf = tarfile.open(tar_path, "r:*")
+        except tarfile.ReadError as e:
+            raise DatasetError(f"{tar_path} is not a readable tar archive ({e}); expected the gzip tar "
+                               "../shared/datasets/cifar10-jpeg.tar.gz") from e
+        with tf:
             members = tf
             if progress and tqdm is not None:
                 members = tqdm(tf, desc=f"decoding {tar_path.name}", unit="file", total=60022, mininterval=2.0)

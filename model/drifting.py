@@ -23,12 +23,15 @@ EPS = 1e-12
 
 
 def drift_field(gen: torch.Tensor, pos: torch.Tensor, other: torch.Tensor | None = None,
-                temperatures=TEMPERATURES) -> list[torch.Tensor]:
+                temperatures=TEMPERATURES, return_raw_norm: bool = False):
     """Normalized drift V per temperature for one class.
 
     gen (n_g, V, D), pos (n_p, V, D), other (n_o, V, D) or None; all treated as constants (no gradient).
     Returns one (n_g, V, D) tensor per temperature, each with mean L2 norm over the gens equal to 1 (per view).
-    Distances are scaled per view (views live in different feature spaces)."""
+    Distances are scaled per view (views live in different feature spaces).
+    With ``return_raw_norm`` also returns the mean ||V|| before normalisation divided by the distance scale,
+    averaged over temperatures and views: a scale-free measure of how far the gens are from equilibrium
+    (V = 0 when the generated and real distributions coincide), which the loss value itself hides."""
     g = gen.detach().float().transpose(0, 1)  # (V, n_g, D)
     p = pos.detach().float().transpose(0, 1)  # (V, n_p, D)
     n_g, n_p = g.shape[1], p.shape[1]
@@ -43,7 +46,7 @@ def drift_field(gen: torch.Tensor, pos: torch.Tensor, other: torch.Tensor | None
     scale = (total / max(count, 1)).clamp_min(EPS)[:, None, None]
     d = torch.cat([d_pos, d_neg], dim=2) / scale
     d = d + SELF_MASK * torch.cat([torch.zeros_like(d_pos), eye], dim=2)
-    out = []
+    out, raw = [], []
     for tau in temperatures:
         logits = -d / tau
         a = torch.sqrt((torch.softmax(logits, dim=2) * torch.softmax(logits, dim=1)).clamp_min(EPS))
@@ -51,21 +54,27 @@ def drift_field(gen: torch.Tensor, pos: torch.Tensor, other: torch.Tensor | None
         w_p = a_p * a_n.sum(dim=2, keepdim=True)
         w_n = a_n * a_p.sum(dim=2, keepdim=True)
         v = w_p @ p - w_n @ neg  # (V, n_g, D)
-        v = v / v.norm(dim=2).mean(dim=1).clamp_min(EPS)[:, None, None]
+        norm = v.norm(dim=2).mean(dim=1)  # (V,)
+        raw.append((norm / scale[:, 0, 0]).mean())
+        v = v / norm.clamp_min(EPS)[:, None, None]
         out.append(v.transpose(0, 1))
+    if return_raw_norm:
+        return out, torch.stack(raw).mean()
     return out
 
 
 def class_drifting_loss(gen: torch.Tensor, pos: torch.Tensor, other: torch.Tensor | None = None,
-                        temperatures=TEMPERATURES) -> torch.Tensor:
-    """Loss for one class: sum over tau of mean over views of mean over (gens, dims) of (G - sg(G + V))^2."""
-    fields = drift_field(gen, pos, other, temperatures)
+                        temperatures=TEMPERATURES, return_raw_norm: bool = False):
+    """Loss for one class: sum over tau of mean over views of mean over (gens, dims) of (G - sg(G + V))^2.
+
+    With ``return_raw_norm``: (loss, relative raw drift norm) (see :func:`drift_field`)."""
+    fields, raw = drift_field(gen, pos, other, temperatures, return_raw_norm=True)
     g = gen.float()
     loss = g.new_zeros(())
     for v in fields:
         target = (g.detach() + v).detach()
         loss = loss + ((g - target) ** 2).mean(dim=(0, 2)).mean()
-    return loss
+    return (loss, raw) if return_raw_norm else loss
 
 
 def num_other_negatives(n_g: int, available: int, gamma: float = GAMMA) -> int:
@@ -162,8 +171,9 @@ def grouped_drifting_loss(gen: dict, gen_labels: torch.Tensor, positives: dict, 
 
     Per class the same positives (queue rows) and the same gamma-negatives (other-class reals of the current batch)
     are used for every group; loss_c = sum_g weights[g] * class_drifting_loss(group g); final = mean over valid
-    classes. ``positives``: class -> {group: (n_p, V_g, D_g)}. Returns (loss, per-group mean losses, valid classes)."""
-    total, per_group, valid = [], {g: [] for g in weights}, 0
+    classes. ``positives``: class -> {group: (n_p, V_g, D_g)}. Returns (loss, stats, valid classes) with stats
+    {"loss/<group>": mean loss, "drift/<group>": mean relative raw drift norm} over the valid classes."""
+    total, per_group, drift, valid = [], {g: [] for g in weights}, {g: [] for g in weights}, 0
     any_feat = next(iter(gen.values()))
     for c in torch.unique(gen_labels).tolist():
         pos = positives.get(int(c))
@@ -176,11 +186,14 @@ def grouped_drifting_loss(gen: dict, gen_labels: torch.Tensor, positives: dict, 
         loss_c = any_feat.new_zeros((), dtype=torch.float32)
         for g, w in weights.items():
             o = real[g][pick] if n_o > 0 else None
-            lg = class_drifting_loss(gen[g][gmask], pos[g], o, temperatures)
+            lg, raw = class_drifting_loss(gen[g][gmask], pos[g], o, temperatures, return_raw_norm=True)
             per_group[g].append(lg.detach())
+            drift[g].append(raw)
             loss_c = loss_c + w * lg
         total.append(loss_c)
         valid += 1
     if not total:
         return sum(v.sum() for v in gen.values()) * 0.0, {}, 0
-    return torch.stack(total).mean(), {g: float(torch.stack(v).mean()) for g, v in per_group.items() if v}, valid
+    stats = {f"loss/{g}": float(torch.stack(v).mean()) for g, v in per_group.items() if v}
+    stats.update({f"drift/{g}": float(torch.stack(v).mean()) for g, v in drift.items() if v})
+    return torch.stack(total).mean(), stats, valid

@@ -229,6 +229,9 @@ class CombinedExtractor(nn.Module):
         self.groups = tuple(groups)
         self.layout = FeatureLayout(self.groups)
 
+    def train(self, mode: bool = True):  # frozen: always eval mode
+        return super().train(False)
+
     def forward(self, x: torch.Tensor) -> dict:
         out = {}
         for p in self.parts:

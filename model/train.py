@@ -314,7 +314,7 @@ def train(args) -> dict:
         bar = tqdm(total=args.steps, initial=step, desc=f"train {cfg.name}", unit="step", dynamic_ncols=True)
     t0 = last_ckpt = time.time()
     t_log, n_log = time.time(), 0
-    history = []
+    history, drift_history = [], []
     while step < args.steps:
         x, y = batcher.next()
         x, y = x.to(device), y.to(device)
@@ -326,7 +326,8 @@ def train(args) -> dict:
             imgs = net(y, generator=None)
             fake = extractor(imgs)
         fake = {k: v.float() for k, v in fake.items()}
-        loss, per_group, valid = grouped_drifting_loss(fake, y, positives, real, y, weights, args.gamma, TEMPERATURES, gen)
+        loss, stats, valid = grouped_drifting_loss(fake, y, positives, real, y, weights, args.gamma, TEMPERATURES, gen)
+        drift = sum(stats.get(f"drift/{g}", 0.0) * w for g, w in weights.items()) / sum(weights.values())
         opt.zero_grad(set_to_none=True)
         loss.backward()
         gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), args.grad_clip)
@@ -338,15 +339,16 @@ def train(args) -> dict:
         if not math.isfinite(lval):
             raise RuntimeError(f"loss became {lval} at step {step}; lower --lr")
         history.append(lval)
+        drift_history.append(drift)
         if is_main and (step % args.log_every == 0 or step == args.steps):
             now = time.time()
-            rec = {"step": step, "loss": lval, "groups": per_group, "valid_classes": valid,
+            rec = {"step": step, "loss": lval, "drift": drift, "groups": stats, "valid_classes": valid,
                    "lr": sched.get_last_lr()[0], "grad_norm": float(gnorm), "samples_per_s": n_log / (now - t_log),
                    "elapsed_s": now - t0, "time": time.strftime("%Y-%m-%dT%H:%M:%S")}
             logf.write(json.dumps(rec) + "\n")
             logf.flush()
             if bar is not None:
-                bar.set_postfix(loss=f"{lval:.4f}", sps=f"{rec['samples_per_s']:.1f}")
+                bar.set_postfix(loss=f"{lval:.4f}", drift=f"{drift:.3f}", sps=f"{rec['samples_per_s']:.1f}")
             t_log, n_log = now, 0
         if bar is not None:
             bar.update(1)
@@ -364,7 +366,7 @@ def train(args) -> dict:
     if world > 1:
         import torch.distributed as dist
         dist.destroy_process_group()
-    return {"steps": step, "losses": history, "checkpoint": str(ckpt), "model": model}
+    return {"steps": step, "losses": history, "drift": drift_history, "checkpoint": str(ckpt), "model": model}
 
 
 def main(argv=None) -> int:

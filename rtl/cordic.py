@@ -29,9 +29,14 @@ class CordicPipeline(wiring.Component):
             "out_tag": Out(self.tag_bits),
         })
 
+    @staticmethod
+    def latency_for(spec: NumericsSpec) -> int:
+        """Clocks from in_valid to out_valid: fold stage + one per micro-rotation + rounding stage."""
+        return spec.cordic_iters + 2
+
     @property
     def latency(self) -> int:
-        return self.spec.cordic_iters + 2
+        return self.latency_for(self.spec)
 
     def elaborate(self, platform):
         m = Module()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import subprocess
 import tempfile
@@ -18,6 +19,8 @@ from fixedpoint.spec import PYNQ_Z2, HardwareParams, get_format
 
 from .build import TOP, atomic_write, write_verilog
 from .core import OscillatorCore
+
+_ZERO_LOOP = re.compile(r"  integer (\w+)_init_i;\n  initial begin\n    for \(\1_init_i = 0;[^\n]*\n      \1\[\1_init_i\] = \d+'h0;\n  end\n")
 
 #: XC7Z020 capacity (Zynq-7000 data sheet DS190, Table 3).
 XC7Z020 = {"LUT": 53_200, "FF": 106_400, "DSP48E1": 220, "BRAM36": 140, "CARRY4": 13_300}
@@ -39,6 +42,9 @@ def synthesize(params: HardwareParams, yosys: str = "yosys", timeout_s: int = 36
         raise RuntimeError(f"{yosys} not found: apt-get install yosys (Debian 12 ships 0.23)")
     with tempfile.TemporaryDirectory() as d:
         v = write_verilog(params, d)
+        # Block RAM powers up as zero anyway; dropping the zero-init loops keeps Yosys from materialising
+        # one init word per memory address (over 10 min and 12 GB at the PYNQ-Z2 build).
+        v.write_text(_ZERO_LOOP.sub("", v.read_text()))
         stat = Path(d) / "stat.json"
         script = f"read_verilog {v}; synth_xilinx -family xc7 -noiopad -top {TOP}; tee -q -o {stat} stat -json"
         t = time.time()
@@ -52,10 +58,10 @@ def synthesize(params: HardwareParams, yosys: str = "yosys", timeout_s: int = 36
 def cycle_accounting(p: HardwareParams) -> dict[str, int]:
     from .cordic import CordicPipeline
 
-    drain = OscillatorCore.MAC_LATENCY + p.lanes + OscillatorCore.POST_LATENCY + CordicPipeline(p.spec).latency + 3
+    drain = OscillatorCore.MAC_LATENCY + p.lanes + OscillatorCore.POST_LATENCY + CordicPipeline.latency_for(p.spec) + 3
     step = p.n_cond + p.groups * p.n_total + drain
     return {"mac_bound": p.mac_cycles_per_step, "cond_group": p.n_cond, "drain": drain, "step_model": step,
-            "init_pass": p.n_total + OscillatorCore.POST_LATENCY + CordicPipeline(p.spec).latency + 3}
+            "init_pass": p.n_total + OscillatorCore.POST_LATENCY + CordicPipeline.latency_for(p.spec) + 3}
 
 
 def report(params: HardwareParams, cells: dict, seconds: float, target: HardwareParams | None = None) -> str:

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
 import os
 import shutil
@@ -110,6 +109,3 @@ def lint(verilog: Path) -> None:
     if res.returncode:
         raise RuntimeError(f"verilator lint failed for {verilog}:\n{res.stdout}{res.stderr}")
 
-
-def digest(obj) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:12]

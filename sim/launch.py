@@ -6,7 +6,6 @@ import json
 
 from fixedpoint.spec import HardwareParams
 
-from .env import build
 from .runner import run_cocotb
 
 

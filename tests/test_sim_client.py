@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from fixedpoint.golden import GoldenModel, initial_phases
-from fixedpoint.layout import LOAD_TARGETS, words_to_phases
+from fixedpoint.layout import words_to_phases
 from fixedpoint.spec import HardwareParams
 from rtl import regs
 from sim.client import SimClient

@@ -1,6 +1,4 @@
 """cocotb regression entry points: build once per (simulator, params) and run sim/tb_core.py's tests."""
-import json
-import os
 import random
 
 import pytest

@@ -49,6 +49,6 @@ def test_rtl_vs_torch_float_within_bound():
     np.testing.assert_array_equal(got, GoldenModel(image).run(class_id, phases0[None]).phases[0])
     err = np.abs(phases_to_radians(got, params.spec) - ref).max()
     bound = float_phase_bound(image, eff, class_id, traj)
-    print(f"max |RTL - torch float64| = {err:.3e} rad, a-priori bound {bound:.3e} rad")
+    print(f"max |RTL - torch float64| = {err:.3e} rad, bound along the float trajectory {bound:.3e} rad")
     assert err <= bound
     assert bound < 0.01  # the bound itself is meaningful

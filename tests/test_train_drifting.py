@@ -82,8 +82,8 @@ def test_grouped_loss_weights_groups():
                                            generator=torch.Generator().manual_seed(0))
     l2, _, _ = grouped_drifting_loss(gen, labels, pos, real, labels, {"a": 1.0, "b": 1.0},
                                      generator=torch.Generator().manual_seed(0))
-    assert valid == 2 and set(per) == {"a", "b"}
-    assert l2.item() == pytest.approx(l1.item() + per["b"], rel=1e-5)
+    assert valid == 2 and set(per) == {"loss/a", "loss/b", "drift/a", "drift/b"}
+    assert l2.item() == pytest.approx(l1.item() + per["loss/b"], rel=1e-5)
 
 
 def test_queue_fifo_overwrite_and_class_separation():
