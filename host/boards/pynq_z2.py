@@ -14,6 +14,7 @@ import time
 import numpy as np
 
 from fixedpoint.quantize import HardwareImage
+from fixedpoint.spec import HardwareParams
 
 from ..driver import CoreDriver
 from .base import Board, BoardError, RunResult
@@ -79,14 +80,25 @@ class PynqZ2Board(OverlayBoard):
         except ImportError:
             raise BoardError("the pynq package is not installed: the pynq-z2 board runs on the board itself "
                              "(or use tcp://BOARD:PORT with `python -m host.agent` running there)") from None
+        # Refuse a bitstream that is not the recorded build of the current sources, before programming the PL.
+        from bitstreams.manifest import BitstreamMismatch, check_bitstream, manifest_path
+
+        try:
+            record = json.loads(manifest_path(bitfile).read_text())
+            built = HardwareParams.from_dict(record["params"])
+        except FileNotFoundError:
+            raise BoardError(f"{bitfile}: no build manifest {manifest_path(bitfile).name} beside it, so its sources are "
+                             "unknown; use the .bit/.hwh/.json set written by `python -m bitstreams.build`") from None
+        except (ValueError, KeyError, TypeError) as e:
+            raise BoardError(f"{manifest_path(bitfile)}: unreadable build manifest ({e}); rebuild the bitstream") from None
+        try:
+            check_bitstream(bitfile, built)
+        except BitstreamMismatch as e:
+            raise BoardError(str(e)) from None
+        expect = record.get("build_hash")
         t0 = time.perf_counter()
         self.overlay = pynq.Overlay(bitfile)
         self.download_s = time.perf_counter() - t0
-        expect = None
-        meta = os.path.splitext(bitfile)[0] + ".json"  # the build record written next to the bitstream
-        if os.path.exists(meta):
-            with open(meta) as f:
-                expect = json.load(f).get("build_hash")
         try:
             clock = float(pynq.ps.Clocks.fclk0_mhz) * 1e6
         except Exception:
