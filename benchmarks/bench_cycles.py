@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -50,7 +51,7 @@ def main(argv=None) -> int:
     golden = GoldenModel(image)
     with SimClient(p) as sim:
         t = time.time()
-        for name, words in model_streams(image).items():
+        for name, words in tqdm(model_streams(image).items(), desc="model load", unit="stream"):
             sim.write_reg(regs.offset("LOAD_TARGET"), LOAD_TARGETS[name])
             sim.stream_in(words)
         res["model_load_s"] = round(time.time() - t, 2)
@@ -60,7 +61,7 @@ def main(argv=None) -> int:
         sim.write_reg(regs.offset("GAIN_SHIFT"), image.gain_shift)
         sim.write_reg(regs.offset("IRQ_ENABLE"), 1)
         walls, parts, ok = [], [], True
-        for k in range(a.images):
+        for k in tqdm(range(a.images), desc="images", unit="image"):
             c = k % image.num_classes
             phases0 = initial_phases(100 + k, 1, p.n_total, p.spec)[0]
             t = time.time()
