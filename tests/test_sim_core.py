@@ -6,9 +6,10 @@ import pytest
 from fixedpoint.spec import FORMATS, HardwareParams
 from sim.runner import run_cocotb
 
-# Random-size builds (n in multiples of L=4, M=1..4), drawn once from a fixed seed so builds are reused.
+# Builds: edge cases (n = L = M; L = 8 with two K words per bank address) and random sizes (n in multiples of
+# L = 4, M = 1..4) drawn once from a fixed seed so builds are reused.
 _rng = random.Random(20261122)
-_SIZES = [(8, 2, 4, "default"), (4, 4, 4, "pynq-z2-n1024")] + [
+_SIZES = [(8, 2, 4, "default"), (4, 4, 4, "pynq-z2-n1024"), (16, 3, 8, "default")] + [
     (4 * _rng.randint(3, 8), _rng.randint(1, 4), 4, fmt) for fmt in ("default", "wide")]
 
 
