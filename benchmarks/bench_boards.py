@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import sys
 import time
@@ -28,28 +27,9 @@ from host.boards import open_board  # noqa: E402
 from host.imageio import Decoder, write_atomic  # noqa: E402
 from host.run import generate  # noqa: E402
 from host.testing import agent_process, random_checkpoint  # noqa: E402
+from benchmarks.common import machine_description  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def machine() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    mem = ""
-    try:
-        with open("/proc/meminfo") as f:
-            mem = f"{int(f.readline().split()[1]) / 2**20:.0f} GiB RAM"
-    except (OSError, ValueError, IndexError):
-        pass
-    return (f"{cpu}, {os.cpu_count()} logical cores, {mem}; {platform.system()} {platform.release()}; "
-            f"Python {platform.python_version()}, numpy {np.__version__}")
 
 
 def checkpoint_for(n: int) -> tuple[str, str]:
@@ -126,7 +106,7 @@ def main(argv=None) -> int:
     lines = [
         "# Board benchmark: end-to-end images/s",
         "",
-        f"Machine: {machine()}.",
+        f"Machine: {machine_description()}.",
         f"Date: {time.strftime('%Y-%m-%d %H:%M')}. Command: `python benchmarks/bench_boards.py "
         f"--sizes {' '.join(map(str, args.sizes))} --images {args.images} --boards {' '.join(args.boards)}`.",
         "",

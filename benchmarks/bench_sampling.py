@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import sys
 import time
@@ -30,6 +29,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from model.config import get_config  # noqa: E402
 from model.plots import atomic_output  # noqa: E402
 from model.un0 import OscillatorGenerator  # noqa: E402
+from benchmarks.common import machine_description  # noqa: E402
 
 
 # ------------------------------------------------------------------ Un-0-structured baseline
@@ -92,20 +92,8 @@ def _interleaved_times(fns: dict, repeats: int, warmup: int = 1) -> dict:
     return ts
 
 
-def machine_description() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    load = os.getloadavg() if hasattr(os, "getloadavg") else ("?",)
-    return (f"{cpu}; {os.cpu_count()} logical cores; torch {torch.__version__}; "
-            f"{torch.get_num_threads()} intra-op threads; Python {platform.python_version()}; "
-            f"load average at start {load[0]:.2f}")
+def torch_details() -> str:
+    return f"torch {torch.__version__}, {torch.get_num_threads()} intra-op threads"
 
 
 def main(argv=None) -> int:
@@ -163,7 +151,7 @@ def main(argv=None) -> int:
     lines = [
         f"# Sampling throughput, {cfg.name}, CPU",
         "",
-        f"Machine: {machine_description()}.",
+        f"Machine: {machine_description(torch_details())}.",
         f"Command: `python benchmarks/bench_sampling.py --config {cfg.name} --batches {args.batches} "
         f"--repeats {args.repeats}{f' --threads {args.threads}' if args.threads else ''}"
         f"{' --compile' if args.compile else ''}` (total {total:.0f} s). "

@@ -8,7 +8,8 @@ import tempfile
 import time
 
 
-def machine_description() -> str:
+def machine_description(extra: str = "") -> str:
+    """CPU model, cores, RAM, Python/numpy, kernel, date and load; `extra` appends framework details."""
     cpu = platform.processor() or "unknown CPU"
     try:
         with open("/proc/cpuinfo") as f:
@@ -30,8 +31,10 @@ def machine_description() -> str:
             mem = f", {kb / 2**20:.0f} GiB RAM"
     except (OSError, ValueError, IndexError):
         pass
+    load = f"; load average at start {os.getloadavg()[0]:.2f}" if hasattr(os, "getloadavg") else ""
     return (f"{cpu}, {os.cpu_count()} logical cores{mem}; Python {platform.python_version()}, numpy {np_v}; "
-            f"{platform.system()} {platform.release()}; measured {time.strftime('%Y-%m-%d')}")
+            f"{platform.system()} {platform.release()}; measured {time.strftime('%Y-%m-%d')}{load}"
+            + (f"; {extra}" if extra else ""))
 
 
 def median_time(fn, repeats: int = 5, warmup: int = 1) -> tuple[float, list[float]]:

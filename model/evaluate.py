@@ -288,7 +288,7 @@ def evaluate(checkpoint: str, data: str | None = None, data_root=None, num_sampl
             res["inception"]["fid"] = frechet_distance(fake, ref)
             res["inception"]["fid_floor_test_vs_train"] = frechet_distance(floor, ref)
         if "kid" in metrics:
-            sub = min(1000, num_samples)
+            sub = min(1000, max(2, num_samples // 2))  # subsets smaller than N so the spread means something
             res["inception"]["kid"], res["inception"]["kid_std"] = kernel_inception_distance(fake, ref, subset_size=sub)
             res["inception"]["kid_floor_test_vs_train"], _ = kernel_inception_distance(floor, ref, subset_size=sub)
     if "acc" in metrics:
@@ -315,6 +315,9 @@ def to_markdown(res: dict) -> str:
     lines = [f"# Evaluation of `{res['checkpoint']}`", "",
              f"config {res['config']}, dataset {res['dataset']}, N = {res['num_samples']} generated samples "
              f"(class-balanced, seed {res['seed']}); wall time {res['wall_s']:.0f} s.", ""]
+    m = res.get("checkpoint_meta", {})
+    if m:
+        lines += ["checkpoint metadata: " + ", ".join(f"{k} = {v}" for k, v in sorted(m.items())), ""]
     if "inception" in res:
         i = res["inception"]
         lines += ["| metric | generated vs real train | real test vs real train (floor at this N) |", "|---|---|---|"]
