@@ -25,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 
 from model.train import build_parser, train  # noqa: E402
+from fixedpoint.files import write_atomic  # noqa: E402
 
 
 def machine() -> str:
@@ -90,13 +91,7 @@ def main(argv=None) -> int:
         lines.append(f"| {r['config']} | {r['extractor']} | {r['batch']} | {r['threads']} | "
                      f"{r['median_samples_per_s']:.1f} | {r['min']:.1f} | {r['max']:.1f} | {r['timed_steps']} |")
     text = "\n".join(lines) + "\n"
-    out = Path(a.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, out)
+    write_atomic(a.out, text)
     print(text)
     return 0
 

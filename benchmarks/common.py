@@ -4,8 +4,9 @@ from __future__ import annotations
 import os
 import platform
 import statistics
-import tempfile
 import time
+
+from fixedpoint.files import write_atomic  # noqa: F401  (benchmarks write results through it)
 
 
 def machine_description(extra: str = "") -> str:
@@ -46,12 +47,3 @@ def median_time(fn, repeats: int = 5, warmup: int = 1) -> tuple[float, list[floa
         fn()
         times.append(time.perf_counter() - t)
     return statistics.median(times), times
-
-
-def write_atomic(path: str, text: str) -> None:
-    d = os.path.dirname(os.path.abspath(path))
-    os.makedirs(d, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=d, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)

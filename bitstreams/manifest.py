@@ -9,9 +9,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 
+from fixedpoint.files import write_atomic
 from fixedpoint.spec import HardwareParams
 
 MANIFEST_FORMAT = "oscillator-hil-bitstream/1"
@@ -65,18 +65,7 @@ def core_build_hash(params: HardwareParams) -> int | None:
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:
-    """Temp file in the same directory, then os.replace: readers never see a half-written file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; outputs are meant to be shared
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    write_atomic(path, text)
 
 
 def write_json_atomic(path: str | os.PathLike, obj) -> None:

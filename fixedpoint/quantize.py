@@ -10,12 +10,11 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
-import tempfile
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from .files import atomic_output
 from .spec import HardwareParams, NumericsSpec
 
 IMAGE_FORMAT = "oscillator-hil-image/1"
@@ -125,15 +124,8 @@ class HardwareImage:
 
         tensors = {name: np.ascontiguousarray(getattr(self, name), dtype=np.int32) for name in _ARRAYS}
         meta = {"format": IMAGE_FORMAT, "meta": json.dumps(self._meta(), sort_keys=True)}
-        directory = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(dir=directory, suffix=".tmp")
-        os.close(fd)
-        try:
+        with atomic_output(path) as tmp:
             save_file(tensors, tmp, metadata=meta)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
 
     @classmethod
     def load(cls, path: str) -> "HardwareImage":

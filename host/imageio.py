@@ -1,12 +1,12 @@
 """Images out: decoder choice (torch if importable, else numpy), image grids, atomic PNG files (stdlib zlib)."""
 from __future__ import annotations
 
-import os
 import struct
-import tempfile
 import zlib
 
 import numpy as np
+
+from fixedpoint.files import write_atomic  # noqa: F401  (re-exported: host code writes through it)
 
 
 class Decoder:
@@ -77,21 +77,6 @@ def png_bytes(rgb: np.ndarray) -> bytes:
     return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
             + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b""))
 
-
-def write_atomic(path: str, data: bytes) -> None:
-    """Write to a temp file in the same directory, fsync, then os.replace: never a half-written file."""
-    d = os.path.dirname(os.path.abspath(path))
-    os.makedirs(d, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-", suffix=os.path.basename(path))
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def save_png(path: str, rgb: np.ndarray) -> None:

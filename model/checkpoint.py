@@ -19,7 +19,7 @@ import os
 import sys
 
 from .config import CONFIGS, ModelConfig, state_dict_shapes
-from .plots import atomic_output
+from fixedpoint.files import atomic_output
 
 FORMAT = "oscillator-hil-checkpoint/1"
 UN0_PREFIX_SEGMENT = "_orig_mod."

@@ -24,11 +24,11 @@ import os
 import pickle
 import struct
 import tarfile
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from fixedpoint.files import atomic_output
 
 from model.classes import CIFAR10_CLASSES
 
@@ -106,17 +106,8 @@ def to_uint8(images: np.ndarray) -> np.ndarray:
 # ----------------------------------------------------------------------------------------------------------------
 # atomic cache helpers
 def _atomic_write_npz(path: Path, **arrays) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_output(path) as tmp, open(tmp, "wb") as f:
+        np.savez(f, **arrays)
 
 
 def _source_key(path: Path) -> str:

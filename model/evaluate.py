@@ -21,9 +21,7 @@ import hashlib
 import importlib.util
 import json
 import math
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -32,6 +30,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from fixedpoint.files import atomic_output, write_atomic
 from model.data import DEFAULT_CACHE_DIR, ImageDataset, load_dataset, to_float, to_uint8
 
 INCEPTION_SIZE = 299
@@ -150,17 +149,8 @@ class SmallCNN(nn.Module):
 
 
 def _atomic_save(obj, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_output(path) as tmp:
         torch.save(obj, tmp)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def _dataset_key(ds: ImageDataset) -> str:
@@ -253,12 +243,8 @@ def cached_inception(ds: ImageDataset, split: str, n: int, seed: int, cache_dir:
     sub = ds.per_class(math.ceil(n / ds.num_classes), seed)
     sub = sub.subset(np.random.default_rng(seed).permutation(len(sub))[:n])
     feats = inception_features(sub.images, desc=f"inception real {split}", progress=progress)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npy")
-    with os.fdopen(fd, "wb") as f:
+    with atomic_output(path) as tmp, open(tmp, "wb") as f:
         np.save(f, feats)
-    os.chmod(tmp, 0o644)  # mkstemp makes 0600 files
-    os.replace(tmp, path)
     return feats
 
 
@@ -339,12 +325,7 @@ def to_markdown(res: dict) -> str:
 
 
 def _atomic_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.chmod(tmp, 0o644)  # mkstemp makes 0600 files
-    os.replace(tmp, path)
+    write_atomic(path, text)
 
 
 def main(argv=None) -> int:

@@ -14,13 +14,13 @@ import argparse
 import json
 import math
 import os
-import tempfile
 import time
 from dataclasses import replace
 
 import numpy as np
 
 from fixedpoint import accuracy
+from fixedpoint.files import atomic_output, write_atomic
 from fixedpoint.golden import GoldenModel, initial_phases
 from fixedpoint.quantize import effective_params, quantize
 from fixedpoint.readout import features, phases_to_radians
@@ -47,15 +47,6 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     """PSNR in dB of images in [-1, 1] (peak-to-peak 2)."""
     mse = float(np.mean((a - b) ** 2))
     return float("inf") if mse == 0 else 10 * math.log10(4.0 / mse)
-
-
-def _atomic_write(path: str, data: str | bytes) -> None:
-    d = os.path.dirname(os.path.abspath(path))
-    os.makedirs(d, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=d, suffix=".tmp")
-    with os.fdopen(fd, "wb") as f:
-        f.write(data.encode() if isinstance(data, str) else data)
-    os.replace(tmp, path)
 
 
 def run_sweep(model, samples: int = 64, seed: int = 0, specs=None, progress=True) -> list[dict]:
@@ -112,14 +103,14 @@ def write_report(rows: list[dict], out_dir: str, title: str, note: str) -> None:
     import matplotlib.pyplot as plt
 
     os.makedirs(out_dir, exist_ok=True)
-    _atomic_write(os.path.join(out_dir, "sweep.json"), json.dumps(rows, indent=1))
+    write_atomic(os.path.join(out_dir, "sweep.json"), json.dumps(rows, indent=1))
     lines = [f"# {title}", "", note, "",
              "| varied | value | K rel. error | phase err max (rad) | phase err RMS (rad) | feature RMS | PSNR (dB) | K size (Mbit) |",
              "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['axis']} | {r['value']} | {r['k_rel_error']:.2e} | {r['phase_err_max']:.2e} | "
                      f"{r['phase_err_rms']:.2e} | {r['feature_rms']:.2e} | {r['psnr_db']:.1f} | {r['k_bits_total'] / 2**20:.2f} |")
-    _atomic_write(os.path.join(out_dir, "sweep.md"), "\n".join(lines) + "\n")
+    write_atomic(os.path.join(out_dir, "sweep.md"), "\n".join(lines) + "\n")
 
     axes = [a for a in ("coupling_bits", "cordic_in_bits", "cordic_iters", "phase_frac_bits")]
     fig, ax = plt.subplots(2, len(axes), figsize=(4 * len(axes), 6.5))
@@ -138,10 +129,8 @@ def write_report(rows: list[dict], out_dir: str, title: str, note: str) -> None:
             a_.grid(alpha=0.3)
     fig.suptitle(title)
     fig.tight_layout()
-    fd, tmp = tempfile.mkstemp(dir=out_dir, suffix=".png")
-    os.close(fd)
-    fig.savefig(tmp, dpi=110)
-    os.replace(tmp, os.path.join(out_dir, "sweep.png"))
+    with atomic_output(os.path.join(out_dir, "sweep.png")) as tmp:
+        fig.savefig(tmp, dpi=110)
     plt.close(fig)
 
 

@@ -6,31 +6,13 @@ crash never leaves a half-written PNG behind.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
-import tempfile
 
 import numpy as np
+from fixedpoint.files import atomic_output  # noqa: F401  (re-exported for model/ writers)
 
 
-@contextlib.contextmanager
-def atomic_output(path: str):
-    """Yield a temporary path next to ``path``; rename it onto ``path`` on success (used for every output file)."""
-    d = os.path.dirname(os.path.abspath(path))
-    os.makedirs(d, exist_ok=True)
-    ext = os.path.splitext(path)[1]
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=ext, dir=d)
-    os.close(fd)
-    _umask = os.umask(0)
-    os.umask(_umask)
-    os.chmod(tmp, 0o666 & ~_umask)  # mkstemp makes 0600; give the final file normal permissions
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def to_uint8_hwc(images) -> np.ndarray:

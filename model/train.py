@@ -18,12 +18,12 @@ import json
 import math
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from fixedpoint.files import atomic_output
 
 from model.checkpoint import load_checkpoint, save_checkpoint
 from model.config import get_config
@@ -88,17 +88,8 @@ def group_weights(groups, feature_weight: float, pixel_weight: float) -> dict:
 
 
 def _atomic_torch_save(obj, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_output(path) as tmp:
         torch.save(obj, tmp)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def save_grid(images: torch.Tensor, path: Path, nrow: int, pad: int = 2, scale: int = 2) -> None:
@@ -115,17 +106,8 @@ def save_grid(images: torch.Tensor, path: Path, nrow: int, pad: int = 2, scale: 
     im = Image.fromarray(canvas)
     if scale > 1:
         im = im.resize((im.width * scale, im.height * scale), Image.NEAREST)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".png")
-    os.close(fd)
-    try:
+    with atomic_output(path) as tmp:
         im.save(tmp, format="PNG")
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 @torch.no_grad()
@@ -249,6 +231,8 @@ def train(args) -> dict:
             raise SystemExit(f"{ckpt} holds config {model.cfg.name}, not {cfg.name}")
     elif args.init_from:
         model = load_checkpoint(args.init_from)
+        if model.cfg != cfg:
+            raise SystemExit(f"--init-from {args.init_from} holds config {model.cfg.name}, not {cfg.name}")
     else:
         model = OscillatorGenerator(cfg)
     model = model.to(device).train()

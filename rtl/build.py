@@ -8,10 +8,10 @@ import argparse
 import json
 import os
 import re
-import tempfile
 import time
 from pathlib import Path
 
+from fixedpoint.files import write_atomic
 from fixedpoint.spec import HardwareParams, get_format
 
 #: Top-level module name in the generated Verilog.
@@ -19,16 +19,7 @@ TOP = "osc_core"
 
 
 def atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    write_atomic(path, text)
 
 
 _ZERO_INIT = re.compile(r"  initial begin\n((?:    [A-Za-z_][A-Za-z0-9_$]*\[\d+\] = \d+'h0+;\n)+)  end\n")

@@ -6,7 +6,7 @@ import pytest
 
 from fixedpoint.cordic import cordic_angle, cordic_sincos, error_bound, phase_sincos
 from fixedpoint.golden import GoldenModel, initial_phases, wrap_phase
-from fixedpoint.layout import (drive_banked, k_banked, kcond_banked, model_streams, pack_lanes, request_streams,
+from fixedpoint.layout import (k_banked, kcond_banked, model_streams, pack_lanes, request_streams,
                                stream_lengths, unpack_lanes, words_to_phases)
 from fixedpoint.quantize import HardwareImage, quantize
 from fixedpoint.readout import features, phase_features, phases_to_radians

@@ -12,6 +12,15 @@ from model.train import DecoupledAdamW, build_parser, lr_lambda, train
 from model.un0 import OscillatorGenerator
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """One intra-op thread: these tiny models gain nothing from two, and two stall badly on a loaded CI box."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def _nearest_centroid_accuracy(model, ds, n_per_class=30, seed=0):
     x, y = ds.batch(np.arange(len(ds)))
     centroids = np.stack([x[y == c].reshape((y == c).sum(), -1).mean(0) for c in range(10)])
@@ -30,7 +39,7 @@ def test_short_digits_run_moves_generator_toward_the_data(tmp_path):
     image to its nearest real digit must shrink clearly against the same-seed untrained model."""
     args = build_parser().parse_args([
         "--config", "digits-n64", "--data", "digits", "--extractor", "pixel", "--steps", "60",
-        "--batch-size", "100", "--lr", "5e-3", "--queue-size", "128", "--num-pos", "32",
+        "--batch-size", "100", "--lr", "5e-3", "--queue-size", "128", "--num-pos", "32", "--threads", "1",
         "--out-dir", str(tmp_path / "run"), "--log-every", "5", "--no-progress", "--seed", "0"])
     res = train(args)
     model = res["model"]

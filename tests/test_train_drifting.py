@@ -1,11 +1,19 @@
 """Drifting loss and queue: behaviour checks (un0-model.md §9-§10)."""
-import math
 
 import pytest
 import torch
 
 from model.drifting import (ClassQueue, class_drifting_loss, drift_field, drifting_loss, grouped_drifting_loss,
                             num_other_negatives)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Small tensors: one intra-op thread is faster and does not stall on a loaded machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 def _mixture(n, seed):

@@ -1,0 +1,30 @@
+"""Atomic output files: whole or untouched, with ordinary permissions."""
+import os
+import stat
+
+import pytest
+
+from fixedpoint.files import atomic_output, write_atomic
+
+
+def test_write_atomic_replaces_whole_file_with_normal_permissions(tmp_path):
+    p = tmp_path / "sub" / "out.txt"
+    write_atomic(p, "first")
+    write_atomic(p, b"second")
+    assert p.read_text() == "second"
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE(p.stat().st_mode) == 0o666 & ~mask
+    assert [x.name for x in p.parent.iterdir()] == ["out.txt"]
+
+
+def test_failed_write_leaves_the_old_file_and_no_temp(tmp_path):
+    p = tmp_path / "out.bin"
+    write_atomic(p, b"old")
+    with pytest.raises(RuntimeError):
+        with atomic_output(p) as tmp:
+            with open(tmp, "wb") as f:
+                f.write(b"half")
+            raise RuntimeError("writer died")
+    assert p.read_bytes() == b"old"
+    assert [x.name for x in tmp_path.iterdir()] == ["out.bin"]
