@@ -49,7 +49,10 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return float("inf") if mse == 0 else 10 * math.log10(4.0 / mse)
 
 
-def run_sweep(model, samples: int = 64, seed: int = 0, specs=None, progress=True) -> list[dict]:
+def run_sweep(model, samples: int = 64, seed: int = 0, specs=None, progress=True, classifier=None) -> list[dict]:
+    """One row per spec. With `classifier` (model.evaluate.SmallCNN trained on the real data) each row also has the
+    share of images whose predicted class is unchanged by the fixed point, and a Frechet distance between the
+    classifier features of the fixed-point and the float images."""
     import torch
 
     cfg = model.cfg
@@ -80,9 +83,19 @@ def run_sweep(model, samples: int = 64, seed: int = 0, specs=None, progress=True
         if key not in cache_float:
             ref = accuracy.float_euler(eff, phases_to_radians(ph0, spec), cls, cfg.dt, cfg.num_steps)
             cache_float[key] = (ref, *decode(ref[:, :cfg.n]))
-        ref, ref_img, ref_feat = cache_float[key]
+        ref, ref_img, ref_feat = cache_float[key][:3]
         fx_img, fx_feat = decode(fixed[:, :cfg.n])
         err = np.abs(fixed - ref)
+        extra = {}
+        if classifier is not None:
+            from model.evaluate import classify, frechet_distance
+            from model.data import to_uint8
+            if len(cache_float[key]) == 3:  # classify the float images once per phase format
+                cache_float[key] = (*cache_float[key], classify(classifier, to_uint8(ref_img)))
+            ref_pred, ref_cf = cache_float[key][3]
+            fx_pred, fx_cf = classify(classifier, to_uint8(fx_img))
+            extra = {"label_agreement": float((fx_pred == ref_pred).mean()),
+                     "fd_classifier": float(frechet_distance(fx_cf, ref_cf))}
         deq = img.dequantized()
         rows.append({
             "axis": axis, "value": label, "spec": spec.to_dict(),
@@ -92,7 +105,7 @@ def run_sweep(model, samples: int = 64, seed: int = 0, specs=None, progress=True
             "psnr_db": psnr(fx_img, ref_img),
             "cordic_err": max(accuracy.cordic_bound(spec), 0.0),
             "k_bits_total": cfg.n * cfg.n * spec.coupling_bits,
-            "seconds": time.perf_counter() - t0,
+            "seconds": time.perf_counter() - t0, **extra,
         })
     return rows
 
@@ -105,11 +118,15 @@ def write_report(rows: list[dict], out_dir: str, title: str, note: str) -> None:
     os.makedirs(out_dir, exist_ok=True)
     write_atomic(os.path.join(out_dir, "sweep.json"), json.dumps(rows, indent=1))
     lines = [f"# {title}", "", note, "",
-             "| varied | value | K rel. error | phase err max (rad) | phase err RMS (rad) | feature RMS | PSNR (dB) | K size (Mbit) |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| varied | value | K rel. error | phase err max (rad) | phase err RMS (rad) | feature RMS | PSNR (dB) "
+             "| same class | FD classifier | K size (Mbit) |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
+        agree = f"{r['label_agreement']:.3f}" if "label_agreement" in r else "-"
+        fd = f"{r['fd_classifier']:.3f}" if "fd_classifier" in r else "-"
         lines.append(f"| {r['axis']} | {r['value']} | {r['k_rel_error']:.2e} | {r['phase_err_max']:.2e} | "
-                     f"{r['phase_err_rms']:.2e} | {r['feature_rms']:.2e} | {r['psnr_db']:.1f} | {r['k_bits_total'] / 2**20:.2f} |")
+                     f"{r['phase_err_rms']:.2e} | {r['feature_rms']:.2e} | {r['psnr_db']:.1f} | {agree} | {fd} | "
+                     f"{r['k_bits_total'] / 2**20:.2f} |")
     write_atomic(os.path.join(out_dir, "sweep.md"), "\n".join(lines) + "\n")
 
     axes = [a for a in ("coupling_bits", "cordic_in_bits", "cordic_iters", "phase_frac_bits")]
@@ -141,6 +158,10 @@ def main(argv=None) -> int:
     ap.add_argument("--samples", type=int, default=64)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default="docs/numerics-sweep")
+    ap.add_argument("--classifier", action="store_true",
+                    help="also compare fixed vs float images with the in-project classifier of model.evaluate "
+                         "(trained on the real train split, or loaded from its cache)")
+    ap.add_argument("--classifier-epochs", type=int, default=3)
     args = ap.parse_args(argv)
     import torch
 
@@ -154,11 +175,18 @@ def main(argv=None) -> int:
         torch.manual_seed(args.seed)
         model = OscillatorGenerator(get_config(args.config)).eval()
         src = f"random-init `{args.config}` (torch seed {args.seed})"
-    rows = run_sweep(model.eval(), args.samples, args.seed)
+    clf = None
+    if args.classifier:
+        from model.data import load_dataset
+        from model.evaluate import train_classifier
+        clf = train_classifier(load_dataset(model.cfg.dataset, "train"), epochs=args.classifier_epochs)
+    rows = run_sweep(model.eval(), args.samples, args.seed, classifier=clf)
     note = (f"Model: {src}. {args.samples} samples (classes round-robin), seed {args.seed}, "
             f"{model.cfg.num_steps} Euler steps. Reference: float64 Euler on the unquantized couplings from the same "
             "initial phase words. Each row varies one field of the default format. PSNR compares decoded images "
-            "(fixed vs float, range [-1, 1]). Regenerate: `python -m model.numerics_sweep "
+            "(fixed vs float, range [-1, 1]). 'same class': share of images the in-project classifier (model.evaluate) "
+            "labels the same for fixed and float; 'FD classifier': Frechet distance between the two sets' classifier "
+            "features (0 = identical). Regenerate: `python -m model.numerics_sweep "
             + (f"--checkpoint {args.checkpoint}" if args.checkpoint else f"--config {args.config}") + "`.")
     write_report(rows, args.out, f"Fixed-point error sweep: {model.cfg.name}", note)
     print(f"wrote {args.out}/sweep.md, sweep.json, sweep.png")

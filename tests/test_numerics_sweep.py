@@ -51,3 +51,17 @@ def test_sweep_reports_error_falling_with_coupling_bits(model, tmp_path):
     write_report(rows, str(tmp_path), "t", "note")
     assert json.loads((tmp_path / "sweep.json").read_text())[0]["axis"] == "coupling_bits"
     assert (tmp_path / "sweep.png").stat().st_size > 1000
+
+
+def test_sweep_classifier_metrics(model):
+    from model.evaluate import SmallCNN
+
+    torch.manual_seed(0)
+    clf = SmallCNN(10).eval()
+    specs = [s for s in sweep_specs(FORMATS["default"]) if s[0] == "coupling_bits" and s[1] in ("4", "16")]
+    rows = run_sweep(model.float(), samples=16, specs=specs, progress=False, classifier=clf)
+    for r in rows:
+        assert 0.0 <= r["label_agreement"] <= 1.0 and r["fd_classifier"] >= 0.0
+    # 16-bit couplings give images within ~1e-4 of float: the classifier cannot tell them apart
+    assert rows[1]["label_agreement"] == 1.0
+    assert rows[1]["fd_classifier"] < rows[0]["fd_classifier"]
