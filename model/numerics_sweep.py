@@ -119,7 +119,7 @@ def write_report(rows: list[dict], out_dir: str, title: str, note: str) -> None:
     write_atomic(os.path.join(out_dir, "sweep.json"), json.dumps(rows, indent=1))
     lines = [f"# {title}", "", note, "",
              "| varied | value | K rel. error | phase err max (rad) | phase err RMS (rad) | feature RMS | PSNR (dB) "
-             "| same class | FD classifier | K size (Mbit) |",
+             "| same class | FD classifier | K size (Mibit) |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         agree = f"{r['label_agreement']:.3f}" if "label_agreement" in r else "-"
