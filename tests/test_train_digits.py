@@ -12,13 +12,7 @@ from model.train import DecoupledAdamW, build_parser, lr_lambda, train
 from model.un0 import OscillatorGenerator
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One intra-op thread: these tiny models gain nothing from two, and two stall badly on a loaded CI box."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _nearest_centroid_accuracy(model, ds, n_per_class=30, seed=0):

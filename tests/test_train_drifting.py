@@ -7,13 +7,7 @@ from model.drifting import (ClassQueue, class_drifting_loss, drift_field, drifti
                             num_other_negatives)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small tensors: one intra-op thread is faster and does not stall on a loaded machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _mixture(n, seed):
