@@ -87,6 +87,12 @@ def group_weights(groups, feature_weight: float, pixel_weight: float) -> dict:
             for n, v, d in groups}
 
 
+def _config_diff(have, want) -> str:
+    """'field: checkpoint value vs requested value' for every field that differs."""
+    a, b = have.to_dict(), want.to_dict()
+    return "; ".join(f"{k}: {a.get(k)!r} vs {b.get(k)!r}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k))
+
+
 def _atomic_torch_save(obj, path: Path) -> None:
     with atomic_output(path) as tmp:
         torch.save(obj, tmp)
@@ -228,11 +234,12 @@ def train(args) -> dict:
             raise SystemExit(f"--resume needs {ckpt} and {state_path}; start without --resume")
         model = load_checkpoint(str(ckpt))
         if model.cfg != cfg:
-            raise SystemExit(f"{ckpt} holds config {model.cfg.name}, not {cfg.name}")
+            raise SystemExit(f"{ckpt} holds a different config than --config {cfg.name}: {_config_diff(model.cfg, cfg)}")
     elif args.init_from:
         model = load_checkpoint(args.init_from)
         if model.cfg != cfg:
-            raise SystemExit(f"--init-from {args.init_from} holds config {model.cfg.name}, not {cfg.name}")
+            raise SystemExit(f"--init-from {args.init_from} holds a different config than --config {cfg.name}: "
+                             f"{_config_diff(model.cfg, cfg)}")
     else:
         model = OscillatorGenerator(cfg)
     model = model.to(device).train()

@@ -133,3 +133,16 @@ def test_bad_inputs_give_clear_errors(tmp_path):
     with pytest.raises(ValueError, match="unknown extractor"):
         train(build_parser().parse_args(["--config", "digits-n64", "--data", "digits", "--steps", "1",
                                          "--out-dir", str(tmp_path), "--extractor", "clip"]))
+
+
+def test_init_from_a_different_config_names_the_differing_fields(tmp_path):
+    from model.checkpoint import save_checkpoint
+    from model.config import get_config
+
+    other = OscillatorGenerator(get_config("digits-n64").replace(init_k_scale=3.0))
+    path = tmp_path / "other.safetensors"
+    save_checkpoint(str(path), other)
+    args = build_parser().parse_args(["--config", "digits-n64", "--data", "digits", "--extractor", "pixel", "--steps", "1",
+                                      "--init-from", str(path), "--out-dir", str(tmp_path / "run"), "--no-progress"])
+    with pytest.raises(SystemExit, match=r"init_k_scale: 3\.0 vs 1\.0"):
+        train(args)
