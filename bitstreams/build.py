@@ -17,34 +17,17 @@ import shutil
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from fixedpoint.spec import FORMATS, PYNQ_Z2, HardwareParams, get_format
+from fixedpoint.spec import FORMATS, HardwareParams, get_format
+
+from .board_config import CONFIGS, BoardConfig  # noqa: F401  (re-exported: the build's board table)
 
 from .manifest import (MANIFEST_FORMAT, REPO_ROOT, core_build_hash, file_sha256, source_hash, source_hashes,
                        write_json_atomic, write_text_atomic)
 
 
-@dataclass(frozen=True)
-class BoardConfig:
-    name: str  # output base name: <name>.bit / .hwh / .json
-    params: HardwareParams
-    part: str
-    board_part: str
-    fclk0_mhz: float
-    core_base: int
-    dma_base: int
-    tcl_dir: str  # bitstreams/<dir> with the wrapper and Tcl
-
-
-CONFIGS = {
-    # Addresses: the GP0 window starts at 0x4000_0000 (hardware.md §3); 0x4040_0000 is where Vivado's
-    # address editor usually puts the first AXI DMA.
-    "pynq-z2": BoardConfig("osc_pynq_z2", PYNQ_Z2, "xc7z020clg400-1", "tul.com.tw:pynq-z2:part0:1.0", 100.0,
-                           0x4000_0000, 0x4040_0000, "pynq-z2"),
-}
 #: Ports the wrapper connects; the generated core must have exactly these (rtl/core.py signature).
 WRAPPER_PORTS = {
     "clk": ("input", 1), "rst": ("input", 1), "irq": ("output", 1),

@@ -66,13 +66,11 @@ def _measure(torch, float_sizes, golden_sizes, batch, repeats, progress):
             with torch.no_grad():
                 theta0 = model.initial_phases(b)
                 th = model.integrate(cls, theta0)
-                feats = model.features(th)
                 t_dyn = _min_time(lambda: model.integrate(cls, theta0), repeats)
                 t_dec = _min_time(lambda: model.decode(model.features(th)), repeats)
             out["float"].append({"config": cfg.name, "n": n, "mode": mode, "batch": b,
                                  "dyn_s_per_image": t_dyn / b, "dec_s_per_image": t_dec / b,
                                  "dyn_mac": w.dyn_mac, "dec_mac": w.dec_mac})
-            del feats
         else:
             model = OscillatorGenerator(cfg)
             eff = {k: v.detach().numpy().astype(np.float64) for k, v in model.effective_params().items()}

@@ -11,6 +11,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, replace
 
+from fixedpoint.spec import PYNQ_Z2
+
+from .board_config import CONFIGS as BOARDS
 from .units import Q, parse_unit
 
 KINDS = ("sourced", "derived", "recalled", "assumption", "design", "measured")
@@ -64,8 +67,9 @@ _P = [
     Param("fpga_dsp", 220, "1", "sourced", "HW §1: 220 DSP48E1"),
     Param("fpga_luts", 53200, "1", "sourced", "HW §1: 53,200 LUT6"),
     Param("fpga_ffs", 106400, "1", "sourced", "HW §1: 106,400 flip-flops"),
-    Param("fpga_clock", 100, "MHz", "design", "FCLK0 = 100 MHz (HW §1: base overlay, pynq.ps.DEFAULT_PL_CLK_MHZ)"),
-    Param("fpga_lanes", 64, "1", "design", "fixedpoint.spec.PYNQ_Z2.lanes (2 DSP48E1 per lane: K·sin and K·cos)"),
+    Param("fpga_clock", BOARDS["pynq-z2"].fclk0_mhz, "MHz", "design",
+          "FCLK0 of the block design (bitstreams/board_config.py; HW §1: base overlay, pynq.ps.DEFAULT_PL_CLK_MHZ)"),
+    Param("fpga_lanes", PYNQ_Z2.lanes, "1", "design", "fixedpoint.spec.PYNQ_Z2.lanes (2 DSP48E1 per lane: K·sin and K·cos)"),
     Param("fpga_dsp_per_lane", 2, "1", "design", "one MAC for K·sin, one for K·cos per lane"),
     Param("fpga_dsp_fixed", 4, "1", "assumption", "DSPs outside the lanes (u = c·accS − s·accC, gain multiply)"),
     Param("fpga_coupling_bits_onchip", 4, "bit", "design", "fixedpoint.spec FORMATS['pynq-z2-n1024'] (4-bit K)"),

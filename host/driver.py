@@ -50,9 +50,9 @@ class CoreInfo:
 
 
 class CoreDriver:
-    """Drives one core. `clock_hz` converts cycle counts to seconds (100 MHz FCLK0 on the PYNQ-Z2)."""
+    """Drives one core. `clock_hz` (the PL clock of the overlay) converts cycle counts to seconds."""
 
-    def __init__(self, mmio, dma, allocate, *, clock_hz: float = 100e6, run_timeout_s: float = 30.0,
+    def __init__(self, mmio, dma, allocate, *, clock_hz: float, run_timeout_s: float = 30.0,
                  expect_build_hash: int | None = None, check_build_hash: bool = True):
         self.mmio, self.dma, self._allocate = mmio, dma, allocate
         self.clock_hz = clock_hz

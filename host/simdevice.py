@@ -25,13 +25,15 @@ import numpy as np
 from pynq.buffer import PynqBuffer
 from pynq.pl_server.device import Device
 
+from bitstreams.board_config import CONFIGS as BOARDS
 from rtl import regs
 
 from .boards.base import BoardDisconnected, BoardError, BoardTimeout
 
-CORE_BASE = 0x4000_0000
+PYNQ_Z2_BOARD = BOARDS["pynq-z2"]  # the simulated overlay has the PYNQ-Z2 build's address map
+CORE_BASE = PYNQ_Z2_BOARD.core_base
 CORE_RANGE = 1 << regs.ADDR_BITS
-DMA_BASE = 0x4040_0000
+DMA_BASE = PYNQ_Z2_BOARD.dma_base
 DMA_RANGE = 0x1_0000
 BUFFER_BASE = 0x1000_0000
 #: cycles the simulation may run per busy STATUS poll

@@ -13,6 +13,7 @@ import time
 
 import numpy as np
 
+from bitstreams.board_config import CONFIGS as BOARDS
 from fixedpoint.quantize import HardwareImage
 from fixedpoint.spec import HardwareParams
 
@@ -21,7 +22,7 @@ from .base import Board, BoardError, RunResult
 
 DMA_TYPE_PREFIX = "xilinx.com:ip:axi_dma:"
 CORE_NAME_HINTS = ("osc_core", "oscillator")
-PYNQ_CLOCK_HZ = 100e6  # FCLK0 of the PYNQ-Z2 base design (hardware.md section 1)
+PYNQ_CLOCK_HZ = BOARDS["pynq-z2"].fclk0_mhz * 1e6  # FCLK0 the block design sets; used when pynq cannot report it
 
 
 def find_ips(ip_dict: dict) -> tuple[dict, dict]:

@@ -1,0 +1,30 @@
+"""Board configurations: the facts the Vivado build, the host drivers and the roadmap share (pure Python).
+
+The PS-side addresses and the PL clock chosen here go into the block design (bitstreams/build.py) and are
+what the host's simulated overlay (host/simdevice.py) and the pynq-z2 board (host/boards/pynq_z2.py) use.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fixedpoint.spec import PYNQ_Z2, HardwareParams
+
+
+@dataclass(frozen=True)
+class BoardConfig:
+    name: str  # output base name: <name>.bit / .hwh / .json
+    params: HardwareParams
+    part: str
+    board_part: str
+    fclk0_mhz: float
+    core_base: int
+    dma_base: int
+    tcl_dir: str  # bitstreams/<dir> with the wrapper and Tcl
+
+
+CONFIGS = {
+    # Addresses: the GP0 window starts at 0x4000_0000 (hardware.md §3); 0x4040_0000 is where Vivado's
+    # address editor usually puts the first AXI DMA.
+    "pynq-z2": BoardConfig("osc_pynq_z2", PYNQ_Z2, "xc7z020clg400-1", "tul.com.tw:pynq-z2:part0:1.0", 100.0,
+                           0x4000_0000, 0x4040_0000, "pynq-z2"),
+}
