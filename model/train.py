@@ -1,7 +1,8 @@
 """Train an oscillator generator with the drifting loss (Un-0 recipe, un0-model.md §8-§10).
 
     python -m model.train --config cifar10-n1024 --data cifar10 --steps 28800 --batch-size 2048   # Un-0 recipe (GPU)
-    python -m model.train --config digits-n64 --data digits --steps 200 --batch-size 128 --extractor pixel
+    python -m model.train --config digits-n64 --data digits --extractor pixel --steps 200 --batch-size 100 \
+        --lr 5e-3 --queue-size 128 --num-pos 32                  # class-conditional digits in ~1 min (CPU)
 
 Per step: a real batch (x, y) is drawn; its features go into the per-class FIFO queue; gens reuse the labels y
 (CIFAR recipe); per class, positives are drawn from the queue and gamma-negatives from the other-class reals of the
@@ -171,6 +172,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-minutes", type=float, default=None, help="stop (and checkpoint) after this wall time")
     p.add_argument("--resume", action="store_true", help="continue from --checkpoint and its .train-state.pt")
     p.add_argument("--init-from", default=None, help="start from these weights (fresh optimizer/schedule)")
+    p.add_argument("--scale-drive", type=float, default=1.0,
+                   help="multiply the starting K_drive (fresh or --init-from) by this: a stronger class drive lets "
+                        "class conditioning emerge sooner (docs/training.md); not with --resume")
     p.add_argument("--no-progress", action="store_true")
     return p
 
@@ -242,6 +246,13 @@ def train(args) -> dict:
                              f"{_config_diff(model.cfg, cfg)}")
     else:
         model = OscillatorGenerator(cfg)
+    if args.scale_drive != 1.0:
+        if args.resume:
+            raise SystemExit("--scale-drive changes the starting weights; it cannot be combined with --resume")
+        if not (math.isfinite(args.scale_drive) and args.scale_drive > 0):
+            raise SystemExit(f"--scale-drive must be a positive number, got {args.scale_drive}")
+        with torch.no_grad():
+            model.dynamics.K_drive.mul_(args.scale_drive)
     model = model.to(device).train()
     lr = args.lr if args.lr is not None else PEAK_LR.get(cfg.name, DEFAULT_LR)
     opt = DecoupledAdamW(model.parameters(), lr=lr, betas=tuple(args.betas), weight_decay=args.weight_decay)

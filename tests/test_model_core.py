@@ -63,6 +63,23 @@ def test_config_errors():
         ModelConfig.from_dict({**d, "decoder_in_channels": 7})
     with pytest.raises(ValueError, match="solver"):
         ModelConfig.from_dict({**d, "solver": "dopri5"})
+    with pytest.raises(ValueError, match="init_drive_scale must be a finite number >= 0"):
+        ModelConfig.from_dict({**d, "init_drive_scale": -1.0})
+    del d["init_drive_scale"]  # configs saved before the field existed load with its default (Un-0's init)
+    assert ModelConfig.from_dict(d).init_drive_scale == 1.0
+
+
+def test_drive_init_scale_multiplies_only_the_drive():
+    cfg = get_config("cifar10-n64")
+    torch.manual_seed(0)
+    base = OscillatorGenerator(cfg).state_dict()
+    torch.manual_seed(0)
+    strong = OscillatorGenerator(cfg.replace(init_drive_scale=5.0)).state_dict()
+    for k, v in base.items():
+        if k == "dynamics.K_drive":
+            assert torch.allclose(strong[k], 5 * v)
+        else:
+            assert torch.equal(strong[k], v), k
 
 
 def test_init_statistics_and_mup_equivalence():
