@@ -23,7 +23,7 @@ import sys
 import torch
 
 from .checkpoint import load_checkpoint
-from .un0 import OscillatorGenerator
+from .un0 import OscillatorGenerator, uniform_phases
 
 
 def circular_features(theta: torch.Tensor) -> torch.Tensor:
@@ -51,12 +51,17 @@ def class_probe(model: OscillatorGenerator, per_class: int = 200, seed: int = 0)
     cfg = model.cfg
     g = torch.Generator().manual_seed(seed)
     labels = torch.arange(cfg.num_classes).repeat(per_class)  # interleaved: every split holds every class
-    theta = model.integrate(labels, model.initial_phases(len(labels), g))
+    device, dtype = model.dynamics.K.device, model.dynamics.K.dtype
+    theta0 = uniform_phases(len(labels), cfg.state_size, g).to(device, dtype)  # drawn on the CPU: same on any device
+    was_training = model.training
+    model.eval()  # full drive, no class dropout
+    theta = model.integrate(labels.to(device), theta0).double().cpu()
+    model.train(was_training)
     main = theta[:, :cfg.n]
     return {
         "samples": len(labels),
         "chance": 1.0 / cfg.num_classes,
-        "readout": ridge_accuracy(model.features(theta), labels, cfg.num_classes),
+        "readout": ridge_accuracy(model.features(theta.to(dtype)), labels, cfg.num_classes),
         "circular": ridge_accuracy(circular_features(main), labels, cfg.num_classes),
         "relativization": cfg.relativization,
     }

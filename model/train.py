@@ -27,6 +27,7 @@ import torch
 from fixedpoint.files import atomic_output
 
 from model.checkpoint import load_checkpoint, save_checkpoint
+from model.class_probe import class_probe
 from model.config import get_config
 from model.data import DATASET_NAMES, ImageDataset, load_dataset
 from model.drifting import GAMMA, TEMPERATURES, ClassQueue, grouped_drifting_loss
@@ -175,6 +176,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scale-drive", type=float, default=1.0,
                    help="multiply the starting K_drive (fresh or --init-from) by this: a stronger class drive lets "
                         "class conditioning emerge sooner (docs/training.md); not with --resume")
+    p.add_argument("--probe-every", type=int, default=0,
+                   help="every N steps (a multiple of --log-every) log the class probe of the settled phases "
+                        "(model.class_probe, 50 starts per class): the loss value cannot show class progress")
     p.add_argument("--no-progress", action="store_true")
     return p
 
@@ -217,6 +221,9 @@ def train(args) -> dict:
     precision = args.precision or ("bf16" if device.startswith("cuda") else "fp32")
     if precision == "bf16" and not device.startswith("cuda"):
         raise SystemExit("--precision bf16 is only supported on CUDA (CPU bf16 autocast is slow and untested); use fp32")
+    if args.probe_every < 0 or (args.probe_every and args.probe_every % args.log_every):
+        raise SystemExit(f"--probe-every must be 0 (off) or a multiple of --log-every ({args.log_every}), "
+                         f"got {args.probe_every}")
     cfg = get_config(args.config)
     data_name = args.data or cfg.dataset
     out_dir = Path(args.out_dir or Path("runs") / cfg.name)
@@ -347,6 +354,9 @@ def train(args) -> dict:
             rec = {"step": step, "loss": lval, "drift": drift, "groups": stats, "valid_classes": valid,
                    "lr": sched.get_last_lr()[0], "grad_norm": float(gnorm), "samples_per_s": n_log / (now - t_log),
                    "elapsed_s": now - t0, "time": time.strftime("%Y-%m-%dT%H:%M:%S")}
+            if args.probe_every and step % args.probe_every == 0:
+                probe = class_probe(model, per_class=50, seed=args.seed)
+                rec["class_probe"] = {k: probe[k] for k in ("readout", "circular")}
             logf.write(json.dumps(rec) + "\n")
             logf.flush()
             if bar is not None:

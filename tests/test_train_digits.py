@@ -54,7 +54,7 @@ def test_short_digits_run_learns_the_classes(tmp_path):
     args = build_parser().parse_args([
         "--config", "digits-n64", "--data", "digits", "--extractor", "pixel", "--steps", "200",
         "--batch-size", "100", "--lr", "5e-3", "--queue-size", "128", "--num-pos", "32", "--threads", "1",
-        "--out-dir", str(tmp_path / "run"), "--log-every", "20", "--no-progress", "--seed", "0"])
+        "--out-dir", str(tmp_path / "run"), "--log-every", "20", "--probe-every", "100", "--no-progress", "--seed", "0"])
     res = train(args)
     model = res["model"]
     assert res["steps"] == 200 and len(res["losses"]) == 200 and all(np.isfinite(res["losses"]))
@@ -81,6 +81,8 @@ def test_short_digits_run_learns_the_classes(tmp_path):
     recs = [json.loads(l) for l in (out / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in recs] == list(range(20, 201, 20)) and recs[-1]["valid_classes"] == 10
     assert all(r["drift"] > 0 for r in recs)
+    probes = {r["step"]: r["class_probe"] for r in recs if "class_probe" in r}
+    assert sorted(probes) == [100, 200] and all(p["readout"] > 0.35 for p in probes.values()), probes
 
 
 class _EmbeddingGenerator(torch.nn.Module):
@@ -156,6 +158,9 @@ def test_bad_inputs_give_clear_errors(tmp_path):
     with pytest.raises(SystemExit, match="bf16"):
         train(build_parser().parse_args(["--config", "digits-n64", "--data", "digits", "--steps", "1", "--device",
                                          "cpu", "--precision", "bf16", "--out-dir", str(tmp_path)]))
+    with pytest.raises(SystemExit, match="--probe-every must be 0 .off. or a multiple of --log-every"):
+        train(build_parser().parse_args(["--config", "digits-n64", "--data", "digits", "--steps", "1", "--log-every", "10",
+                                         "--probe-every", "15", "--out-dir", str(tmp_path), "--extractor", "pixel"]))
     with pytest.raises(ValueError, match="unknown extractor"):
         train(build_parser().parse_args(["--config", "digits-n64", "--data", "digits", "--steps", "1",
                                          "--out-dir", str(tmp_path), "--extractor", "clip"]))
