@@ -187,7 +187,8 @@ def main(argv=None) -> int:
             "(fixed vs float, range [-1, 1]). 'same class': share of images the in-project classifier (model.evaluate) "
             "labels the same for fixed and float; 'FD classifier': Frechet distance between the two sets' classifier "
             "features (0 = identical). Regenerate: `python -m model.numerics_sweep "
-            + (f"--checkpoint {args.checkpoint}" if args.checkpoint else f"--config {args.config}") + "`.")
+            + (f"--checkpoint {args.checkpoint}" if args.checkpoint else f"--config {args.config}")
+            + f" --samples {args.samples} --seed {args.seed}" + (" --classifier" if args.classifier else "") + "`.")
     write_report(rows, args.out, f"Fixed-point error sweep: {model.cfg.name}", note)
     print(f"wrote {args.out}/sweep.md, sweep.json, sweep.png")
     for r in rows:
