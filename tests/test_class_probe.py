@@ -45,3 +45,14 @@ def test_cli(tmp_path, capsys):
     assert out["samples"] == 500 and out["relativization"] == "ref_oscillator" and out["readout"] > 0.3
     assert main(["--checkpoint", str(tmp_path / "missing.safetensors")]) == 2
     assert "missing.safetensors" in capsys.readouterr().err
+    assert main(["--checkpoint", str(path), "--per-class", "2"]) == 2
+    assert "per_class must be >= 3" in capsys.readouterr().err
+
+
+def test_oscillator_subset_keeps_sin_and_cos_columns():
+    from model.class_probe import _first_oscillators
+
+    feats = torch.arange(2 * 6).reshape(1, 12)  # sin block 0..5, cos block 6..11
+    assert _first_oscillators(feats, 6, 2).tolist() == [[0, 1, 6, 7]]
+    assert _first_oscillators(feats[:, :6], 6, 3).tolist() == [[0, 1, 2]]  # 'sin' encoding: one block
+    assert class_probe(_model(), per_class=30, max_oscillators=16)["oscillators"] == 16
