@@ -82,6 +82,14 @@ def read_metadata(path: str) -> dict[str, str]:
 # ----------------------------------------------------------------------------------------------
 # our format
 # ----------------------------------------------------------------------------------------------
+def save_torch_atomic(obj, path) -> None:
+    """torch.save through the project's atomic writer (optimizer states, classifier weights): no torn files."""
+    import torch
+
+    with atomic_output(path) as tmp:
+        torch.save(obj, tmp)
+
+
 def save_checkpoint(path: str, model, extra_meta: dict | None = None) -> str:
     """Write ``model`` (an OscillatorGenerator) to ``path`` atomically; returns the path."""
     from safetensors.torch import save_file

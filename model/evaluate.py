@@ -31,6 +31,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from fixedpoint.files import atomic_output, write_atomic
+from model.checkpoint import save_torch_atomic
 from model.data import DEFAULT_CACHE_DIR, ImageDataset, load_dataset, to_float, to_uint8
 
 INCEPTION_SIZE = 299
@@ -148,11 +149,6 @@ class SmallCNN(nn.Module):
         return self.head(self.features(x))
 
 
-def _atomic_save(obj, path: Path) -> None:
-    with atomic_output(path) as tmp:
-        torch.save(obj, tmp)
-
-
 def _dataset_key(ds: ImageDataset) -> str:
     h = hashlib.sha1()
     h.update(ds.name.encode())
@@ -199,7 +195,7 @@ def train_classifier(train: ImageDataset, epochs: int = 4, max_images: int | Non
     if bar is not None:
         bar.close()
     model.eval()
-    _atomic_save(model.state_dict(), path)
+    save_torch_atomic(model.state_dict(), path)
     return model
 
 
@@ -324,10 +320,6 @@ def to_markdown(res: dict) -> str:
     return "\n".join(lines)
 
 
-def _atomic_text(path: Path, text: str) -> None:
-    write_atomic(path, text)
-
-
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m model.evaluate", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -360,8 +352,8 @@ def main(argv=None) -> int:
         return 2
     out_json = Path(a.out_json or a.checkpoint + ".eval.json")
     out_md = Path(a.out_md or a.checkpoint + ".eval.md")
-    _atomic_text(out_json, json.dumps(res, indent=2) + "\n")
-    _atomic_text(out_md, to_markdown(res))
+    write_atomic(out_json, json.dumps(res, indent=2) + "\n")
+    write_atomic(out_md, to_markdown(res))
     print(to_markdown(res))
     return 0
 

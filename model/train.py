@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from fixedpoint.files import atomic_output
 
-from model.checkpoint import load_checkpoint, save_checkpoint
+from model.checkpoint import load_checkpoint, save_checkpoint, save_torch_atomic
 from model.class_probe import class_probe
 from model.config import get_config
 from model.data import DATASET_NAMES, ImageDataset, load_dataset
@@ -93,11 +93,6 @@ def _config_diff(have, want) -> str:
     """'field: checkpoint value vs requested value' for every field that differs."""
     a, b = have.to_dict(), want.to_dict()
     return "; ".join(f"{k}: {a.get(k)!r} vs {b.get(k)!r}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k))
-
-
-def _atomic_torch_save(obj, path: Path) -> None:
-    with atomic_output(path) as tmp:
-        torch.save(obj, tmp)
 
 
 def save_grid(images: torch.Tensor, path: Path, nrow: int, pad: int = 2, scale: int = 2) -> None:
@@ -224,6 +219,10 @@ def train(args) -> dict:
     if args.probe_every < 0 or (args.probe_every and args.probe_every % args.log_every):
         raise SystemExit(f"--probe-every must be 0 (off) or a multiple of --log-every ({args.log_every}), "
                          f"got {args.probe_every}")
+    if not (math.isfinite(args.scale_drive) and args.scale_drive > 0):
+        raise SystemExit(f"--scale-drive must be a positive number, got {args.scale_drive}")
+    if args.scale_drive != 1.0 and args.resume:
+        raise SystemExit("--scale-drive changes the starting weights; it cannot be combined with --resume")
     cfg = get_config(args.config)
     data_name = args.data or cfg.dataset
     out_dir = Path(args.out_dir or Path("runs") / cfg.name)
@@ -254,10 +253,6 @@ def train(args) -> dict:
     else:
         model = OscillatorGenerator(cfg)
     if args.scale_drive != 1.0:
-        if args.resume:
-            raise SystemExit("--scale-drive changes the starting weights; it cannot be combined with --resume")
-        if not (math.isfinite(args.scale_drive) and args.scale_drive > 0):
-            raise SystemExit(f"--scale-drive must be a positive number, got {args.scale_drive}")
         with torch.no_grad():
             model.dynamics.K_drive.mul_(args.scale_drive)
     model = model.to(device).train()
@@ -311,7 +306,7 @@ def train(args) -> dict:
         if not is_main:
             return
         save_checkpoint(str(ckpt), model, extra_meta={**meta, "step": step, "total_steps": args.steps})
-        _atomic_torch_save({"optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "step": step,
+        save_torch_atomic({"optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "step": step,
                             "total_steps": args.steps, "args": json.dumps(vars(args), default=str)}, state_path)
         save_grid(sample_grid(model, cfg.num_classes, device=device), samples_path, nrow=10)
 
