@@ -21,11 +21,10 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import numpy as np  # noqa: E402
 
-from fixedpoint.quantize import image_from_checkpoint  # noqa: E402
 from fixedpoint.spec import HardwareParams, get_format  # noqa: E402
 from host.boards import open_board  # noqa: E402
-from host.imageio import Decoder, write_atomic  # noqa: E402
-from host.run import generate  # noqa: E402
+from host.api import Session  # noqa: E402
+from host.imageio import write_atomic  # noqa: E402
 from host.testing import agent_process, random_checkpoint  # noqa: E402
 from benchmarks.common import machine_description  # noqa: E402
 
@@ -41,19 +40,18 @@ def checkpoint_for(n: int) -> tuple[str, str]:
     return random_checkpoint(path, f"cifar10-n{n}"), "random init"
 
 
-def bench_board(board, image, decoder, images: int, seed: int = 0) -> dict:
-    board.load_image(image)
-    board.run(3, np.zeros(image.params.n_total, np.int64))  # warm-up (buffers, caches)
+def bench_board(board, checkpoint: str, params, images: int, seed: int = 0) -> dict:
+    session = Session(board, checkpoint, params=params, progress=False)  # quantizes and loads the model
+    board.run(3, np.zeros(params.n_total, np.int64))  # warm-up (buffers, caches)
     walls = []
     gens = []
     for i in range(images):
         t0 = time.perf_counter()
-        gens.append(generate(board, image, decoder, class_id=3, seed=seed + i, n=1))
+        gens.append(session.generate(3, n=1, seed=seed + i))
         walls.append(time.perf_counter() - t0)
-    timings = [g.timings[0] for g in gens]
 
     def med(k):
-        v = [t[k] for t in timings if k in t]
+        v = [float(g.timings[k][0]) for g in gens if k in g.timings]
         return statistics.median(v) if v else None
 
     w = statistics.median(walls)
@@ -76,8 +74,6 @@ def main(argv=None) -> int:
     for n in args.sizes:
         ckpt, kind = checkpoint_for(n)
         params = HardwareParams(n, 8, 64, fmt)
-        image = image_from_checkpoint(ckpt, params=params)
-        decoder = Decoder(ckpt)
         ref = None
         for name in args.boards:
             t0 = time.perf_counter()
@@ -90,7 +86,7 @@ def main(argv=None) -> int:
                 board = open_board(name, params, simulator=args.simulator)
             start_s = time.perf_counter() - t0
             try:
-                r = bench_board(board, image, decoder, args.images)
+                r = bench_board(board, ckpt, params, args.images)
             finally:
                 board.close()
                 if ctx is not None:

@@ -23,7 +23,7 @@ import numpy as np
 from fixedpoint.golden import initial_phases
 from fixedpoint.quantize import HardwareImage, image_from_checkpoint, quantize
 from fixedpoint.readout import phase_features
-from fixedpoint.spec import FORMATS, PYNQ_Z2, HardwareParams, default_lanes
+from fixedpoint.spec import PYNQ_Z2, HardwareParams, default_build
 
 from .manifest import REPO_ROOT, write_json_atomic, write_text_atomic
 from .power_model import Resources, estimate_resources, pl_power
@@ -48,13 +48,6 @@ def synthetic_image(n: int, params: HardwareParams, seed: int = 0) -> HardwareIm
     steps = cfg.num_steps if cfg else 10
     dt = cfg.dt if cfg else 0.1
     return quantize(eff, params, dt, steps, cfg.to_dict() if cfg else {})
-
-
-def default_params(n: int, n_cond: int = 8) -> HardwareParams:
-    if n == PYNQ_Z2.n and n_cond == PYNQ_Z2.n_cond:
-        return PYNQ_Z2
-    spec = FORMATS["default"]
-    return HardwareParams(n, n_cond, default_lanes(n, n_cond, spec), spec)
 
 
 class Decoder:
@@ -146,9 +139,9 @@ def main(argv=None) -> int:
         from model.checkpoint import load_config_and_tensors
 
         cfg, _ = load_config_and_tensors(args.checkpoint)
-        params = default_params(cfg.n, cfg.n_cond)
+        params = default_build(cfg.n, cfg.n_cond)  # the build host.run's golden/sim boards model
     else:
-        params = default_params(args.n)
+        params = default_build(args.n, PYNQ_Z2.n_cond)  # the CIFAR-10 recipe's 8 conditioning oscillators
     if args.board == "pynq-z2" and args.bitfile and not args.no_bitstream_check:
         from .manifest import check_bitstream
 

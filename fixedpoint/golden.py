@@ -12,6 +12,7 @@ import numpy as np
 
 from .cordic import phase_sincos
 from .quantize import HardwareImage
+from .readout import phases_to_radians
 from .spec import NumericsSpec
 
 
@@ -27,6 +28,16 @@ def initial_phases(seed: int, batch: int, n_total: int, spec: NumericsSpec) -> n
     half = 1 << (spec.phase_frac_bits - 1)
     rng = np.random.Generator(np.random.PCG64(seed))
     return rng.integers(-half, half, size=(batch, n_total), dtype=np.int64)
+
+
+def initial_radians(seed: int, batch: int, n_total: int) -> np.ndarray:
+    """The same seeded draw as initial_phases, in radians (float64, exact): (batch, n_total) in [-pi, pi).
+
+    The float reference (model.sample) starts from these, so a seed gives the float model and every board
+    the same initial phases (every named format has the same phase fraction bits; a test checks it).
+    """
+    spec = NumericsSpec()
+    return phases_to_radians(initial_phases(seed, batch, n_total, spec), spec)
 
 
 @dataclass

@@ -247,3 +247,19 @@ def default_lanes(n: int, n_cond: int, spec: NumericsSpec, max_lanes: int = 64) 
         if lanes % per:
             raise ValueError(f"no lane count fits n={n}, n_cond={n_cond}")
     return lanes
+
+
+def default_build(n: int, n_cond: int, fmt: str | None = None, lanes: int | None = None) -> HardwareParams:
+    """The core build a model of n main and n_cond conditioning oscillators runs on, unless told otherwise.
+
+    This is the one place that picks it: the software boards (`golden`, `sim`) model this build and
+    `bitstreams.measure` times it. For cifar10-n1024 (n=1024, n_cond=8) it is PYNQ_Z2, the build the
+    PYNQ-Z2 runs (4-bit K in 128 BRAM36; the 8-bit "default" format needs 256 of the XC7Z020's 140);
+    for other sizes the "default" format at default_lanes. `fmt` (a FORMATS name) and `lanes` override.
+    Raises ValueError for an unknown format or a lane count that does not fit n and n_cond.
+    """
+    board_size = (n, n_cond) == (PYNQ_Z2.n, PYNQ_Z2.n_cond)
+    spec = get_format(fmt) if fmt is not None else (PYNQ_Z2.spec if board_size else FORMATS["default"])
+    if lanes is None and board_size and spec == PYNQ_Z2.spec:
+        return PYNQ_Z2
+    return HardwareParams(n, n_cond, lanes or default_lanes(n, n_cond, spec), spec)

@@ -7,7 +7,8 @@
 --checkpoint accepts our .safetensors files and Un-0 .pt files (loaded with torch's safe unpickler).
 --class takes a name (any synonym, any case), an index, a comma-separated list, or is omitted to
 cycle through every class. Initial phases for all N images are drawn up front from one seeded
-generator, so the images do not depend on --batch-size.
+stream (fixedpoint.golden.initial_radians), so the images do not depend on --batch-size and a seed
+gives the float model exactly the initial phases it gives every board (host.run --seed).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from tqdm import tqdm
 
 from .classes import resolve_class
 from .config import get_config
-from .un0 import OscillatorGenerator, order_parameter, to_unit_range, uniform_phases
+from .un0 import OscillatorGenerator, order_parameter, to_unit_range
 
 MAX_TRAJECTORY_SAMPLES = 8  # strip / GIF / order plot use at most this many samples
 
@@ -49,12 +50,18 @@ def parse_classes(spec: str | None, model: OscillatorGenerator, n: int) -> torch
     return torch.tensor(ids, dtype=torch.long)
 
 
+def seeded_phases(seed: int, n: int, state_size: int) -> torch.Tensor:
+    """(n, state_size) float64 initial phases in [-pi, pi): the boards' seeded draw (initial_radians), in radians."""
+    from fixedpoint.golden import initial_radians
+
+    return torch.from_numpy(initial_radians(seed, n, state_size))
+
+
 @torch.no_grad()
 def generate(model: OscillatorGenerator, class_ids: torch.Tensor, seed: int = 0, batch_size: int = 64,
              progress: bool = True) -> torch.Tensor:
     """Images in [0, 1], (N, 3, H, W); deterministic for a seed whatever the batch size."""
-    g = torch.Generator(device="cpu").manual_seed(seed)
-    theta0 = uniform_phases(len(class_ids), model.cfg.state_size, g)  # on CPU: same for any device
+    theta0 = seeded_phases(seed, len(class_ids), model.cfg.state_size)  # on CPU: same for any device
     dev = model.dynamics.K.device
     out = []
     starts = range(0, len(class_ids), batch_size)
@@ -65,10 +72,20 @@ def generate(model: OscillatorGenerator, class_ids: torch.Tensor, seed: int = 0,
 
 
 @torch.no_grad()
+def float_phases(model: OscillatorGenerator, class_ids, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """The float reference from the boards' seeded start: settled phases (N, n + n_cond) in radians (float64,
+    unwrapped) and images (N, 3, H, W) in [-1, 1]. Row i starts from row i of seed's draw, as on a board."""
+    class_ids = torch.as_tensor(class_ids, dtype=torch.long)
+    theta0 = seeded_phases(seed, len(class_ids), model.cfg.state_size)
+    dev, dtype = model.dynamics.K.device, model.dynamics.K.dtype
+    theta = model.integrate(class_ids.to(dev), theta0.to(dev, dtype))
+    return theta.double().cpu(), model.decode(model.features(theta)).double().cpu()
+
+
+@torch.no_grad()
 def trajectory(model: OscillatorGenerator, class_ids: torch.Tensor, seed: int = 0):
     """Per-step decoded images (steps+1, S, 3, H, W) in [0, 1] and order parameter r (steps+1, S)."""
-    g = torch.Generator(device="cpu").manual_seed(seed)
-    theta0 = uniform_phases(len(class_ids), model.cfg.state_size, g)  # on CPU: same for any device
+    theta0 = seeded_phases(seed, len(class_ids), model.cfg.state_size)  # on CPU: same for any device
     s = min(len(class_ids), MAX_TRAJECTORY_SAMPLES)
     dev = model.dynamics.K.device
     traj = model.integrate(class_ids[:s].to(dev), theta0[:s].to(dev, model.dynamics.K.dtype), return_trajectory=True)

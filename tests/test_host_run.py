@@ -1,4 +1,5 @@
 """host.run end to end on the golden board, the numpy decoder against torch, and the clear-error paths."""
+import json
 import os
 import zlib
 
@@ -67,16 +68,33 @@ def test_numpy_decoder_matches_torch(tmp_path, name):
     assert np.abs(out).max() > 1e-3  # not a trivially zero image
 
 
-def test_cli_golden_writes_png_grid_and_strip(ckpt, tmp_path, capsys):
-    out, strip = tmp_path / "img.png", tmp_path / "strip.png"
+def test_cli_golden_writes_pictures_and_phases(ckpt, tmp_path, capsys):
+    out, strip, gif, r, npz = (tmp_path / f for f in ("img.png", "strip.png", "s.gif", "r.png", "p.npz"))
     rc = main(["--board", "golden", "--class", "cat", "--checkpoint", ckpt, "--seed", "5", "--n", "2",
-               "--lanes", "8", "--out", str(out), "--strip", str(strip)])
+               "--lanes", "8", "--out", str(out), "--strip", str(strip), "--gif", str(gif), "--order-plot", str(r),
+               "--phases", str(npz), "--scale", "3"])
     assert rc == 0
     text = capsys.readouterr().out
     assert "class cat (3)" in text and "compute time" in text and "decode" in text
-    assert _png_size(out) == (2 * 32 + 2, 32)
-    assert _png_size(strip) == (11 * 32 + 10 * 2, 2 * 32 + 2)  # steps 0..10, one row per sample
-    assert sorted(os.listdir(tmp_path)) == ["img.png", "strip.png"]  # no temp files left behind
+    w, h = _png_size(out)
+    assert w >= 2 * 32 * 3 and h >= 32 * 3  # scaled up, plus labels
+    sw, sh = _png_size(strip)
+    assert sw >= 11 * 32 * 3 and sh >= 2 * 32 * 3  # steps 0..10, one row per sample
+    assert gif.read_bytes()[:6] == b"GIF89a" and _png_size(r)[0] > 0
+    assert sorted(os.listdir(tmp_path)) == ["img.png", "p.npz", "r.png", "s.gif", "strip.png"]  # no temp files
+    # the .npz holds what the golden board computes for seeded rows 0..1, loadable without pickle
+    with np.load(npz, allow_pickle=False) as z:
+        image = image_from_checkpoint(ckpt, lanes=8)
+        g = GoldenBoard()
+        g.load_image(image)
+        p0 = initial_phases(5, 2, image.params.n_total, image.params.spec)
+        np.testing.assert_array_equal(z["phases0"], p0)
+        np.testing.assert_array_equal(z["phases"], np.stack([g.run(3, p).phases for p in p0]))
+        assert z["trajectory"].shape == (2, 11, image.params.n_total)
+        np.testing.assert_array_equal(z["trajectory"][:, -1], z["phases"])
+        assert z["images"].shape == (2, 3, 32, 32) and z["timing_decode_s"].shape == (2,)
+        meta = json.loads(str(z["meta"]))
+        assert meta["class_name"] == "cat" and meta["seed"] == 5 and meta["params"]["lanes"] == 8
 
 
 def test_cli_is_deterministic_and_seed_sensitive(ckpt, tmp_path):
@@ -93,7 +111,8 @@ def test_cli_imagenet_checkpoint_accepts_volcano(imagenet_ckpt, tmp_path, capsys
     out = tmp_path / "v.png"
     assert main(["--board", "golden", "--class", "volcano", "--checkpoint", imagenet_ckpt, "--out", str(out)]) == 0
     assert "class volcano (980)" in capsys.readouterr().out
-    assert _png_size(out) == (8, 8)
+    w, h = _png_size(out)
+    assert w >= 8 * 4 and h >= 8 * 4  # an 8-pixel image, 4x, labeled
 
 
 def test_cli_unknown_class_lists_the_checkpoints_classes(ckpt, tmp_path, capsys):

@@ -1,0 +1,290 @@
+"""The Python API: open a board, load a checkpoint, generate, the same call for every board.
+
+    import host
+    with host.open("sim") as osc:                       # "golden" | "sim" | "pynq-z2" | "tcp://BOARD:7967" | ...
+        s = osc.generate("cat", n=4, seed=0, trajectory=True)
+    s.images          # (4, 3, 32, 32) float64 in [-1, 1]
+    s.phases          # (4, 1032) int64 settled phase words (2**-F turn), s.radians in rad
+    s.trajectory      # (4, 11, 1032) phase words after steps 0..10; s.times: t = k * dt
+    s.timings         # {"transfer_s": (4,), "compute_cycles": (4,), ..., "decode_s": (4,)}
+
+What runs where: the host quantizes the checkpoint for the board's core build (fixedpoint.quantize),
+draws the seeded initial phases (fixedpoint.golden.initial_phases, row i for sample i, the same draw
+model.sample starts the float model from), the board integrates the Euler steps and returns settled phase
+words, the host decodes them (torch if importable, else numpy). `python -m host.run` is a command line
+over this module; host.pictures draws what it returns.
+
+Errors: FileNotFoundError (checkpoint), ValueError (class, n, seed, board name or build), and
+host.boards.BoardError and its subclasses (BoardTimeout, BoardDisconnected, ImageMismatch, CoreMismatch)
+for everything the board reports.
+"""
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from fixedpoint.golden import initial_phases
+from fixedpoint.readout import phase_features, phases_to_radians
+from fixedpoint.spec import HardwareParams, default_build
+
+from .boards import Board, open_board
+
+REPO = Path(__file__).resolve().parent.parent
+#: The bundled trained model (cifar10-n1024), found from any working directory (notebooks/, the board).
+DEFAULT_CHECKPOINT = REPO / "checkpoints" / "cifar10-n1024.safetensors"
+#: Boards that model a core build the host chooses (they need its HardwareParams); the others report theirs.
+BUILD_BOARDS = ("golden", "sim")
+
+
+def board_params(config, fmt: str | None = None, lanes: int | None = None) -> HardwareParams:
+    """The core build a software board models for a checkpoint's ModelConfig (fixedpoint.spec.default_build).
+
+    The PYNQ-Z2 build for cifar10-n1024, so `sim` and `golden` compute what the board would; `fmt` (a
+    fixedpoint.spec.FORMATS name) and `lanes` override it. Raises ValueError for an unknown format or lanes.
+    """
+    return default_build(config.n, config.n_cond, fmt, lanes)
+
+
+@dataclass
+class Samples:
+    """What `Session.generate` returns: n samples of one class from one seed, as numpy arrays.
+
+    Phase words are signed integers in units of 2**-phase_frac_bits turn (docs/numerics.md); `radians`
+    converts them. Images are the decoder's output, (n, 3, H, W) float64 in [-1, 1] (Un-0's range).
+    """
+
+    images: np.ndarray  # (n, 3, H, W) float64 in [-1, 1]
+    phases: np.ndarray  # (n, n_total) int64 settled phase words
+    phases0: np.ndarray  # (n, n_total) int64 initial phase words (seeded row i for sample i)
+    timings: dict  # key -> (n,) float64 per sample: the board's split (see RunResult) + decode_s
+    overflow: np.ndarray  # (n,) bool: the core's sticky phase-word overflow flag
+    class_id: int
+    class_name: str
+    seed: int
+    board: str
+    n_main: int  # main oscillators (the first n_main columns); the rest are conditioning oscillators
+    phase_frac_bits: int
+    dt: float  # model time per Euler step
+    trajectory: np.ndarray | None = None  # (n, steps+1, n_total) int64 after steps 0..steps
+    step_images: np.ndarray | None = None  # (n, steps+1, 3, H, W) decoded after every step
+    params: dict = field(default_factory=dict)  # the core build (HardwareParams.to_dict())
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    @property
+    def radians(self) -> np.ndarray:
+        """(n, n_total) settled phases in radians, unwrapped (the word keeps whole turns)."""
+        return phases_to_radians(self.phases, _Spec(self.phase_frac_bits))
+
+    @property
+    def times(self) -> np.ndarray:
+        """(steps+1,) model time t = k * dt of the trajectory's rows (needs trajectory=True)."""
+        if self.trajectory is None:
+            raise ValueError("no trajectory: call generate(..., trajectory=True)")
+        return np.arange(self.trajectory.shape[1]) * self.dt
+
+    def order_parameter(self) -> np.ndarray:
+        """Kuramoto order parameter r = |<exp(i theta_j)>_j| of the main oscillators, in [0, 1]:
+        (n, steps+1) over the trajectory when there is one, else (n,) of the settled phases."""
+        words = self.trajectory if self.trajectory is not None else self.phases
+        theta = phases_to_radians(words[..., :self.n_main], _Spec(self.phase_frac_bits))
+        return np.abs(np.exp(1j * theta).mean(axis=-1))
+
+    def timing_summary(self) -> dict:
+        """Median of each timing key over the samples."""
+        return {k: float(np.median(v)) for k, v in self.timings.items()}
+
+    def label(self) -> str:
+        return f"{self.class_name} · board {self.board} · seed {self.seed}"
+
+
+@dataclass(frozen=True)
+class _Spec:  # what phases_to_radians needs from a NumericsSpec
+    phase_frac_bits: int
+
+
+class Session:
+    """One board with one model loaded. Make it with `host.open(...)`; close it (or use `with`)."""
+
+    def __init__(self, board: Board, checkpoint: str | Path, *, params: HardwareParams | None = None,
+                 decoder: str = "auto", open_s: float = 0.0, progress: bool = True):
+        from fixedpoint.quantize import image_from_checkpoint
+        from model.checkpoint import load_config_and_tensors
+        from model.classes import class_names
+
+        from .imageio import Decoder
+
+        self.board = board
+        self.checkpoint = str(checkpoint)
+        self.config, _ = load_config_and_tensors(self.checkpoint)
+        self.params = board.params or params or board_params(self.config)
+        self.image = image_from_checkpoint(self.checkpoint, params=self.params)
+        self.progress = progress
+        t0 = time.perf_counter()
+        board.load_image(self.image)
+        self.load_s = time.perf_counter() - t0
+        self.open_s = open_s
+        self.decoder = Decoder(self.checkpoint, decoder)
+        self.class_names = class_names(self.config.dataset)[:self.config.num_classes]
+
+    # ---- identity --------------------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self.board.name
+
+    def describe(self) -> str:
+        p = self.params
+        return (f"board {self.name}: n={p.n} n_cond={p.n_cond} lanes={p.lanes} "
+                f"K {p.spec.coupling_bits}-bit; opened in {self.open_s:.2f} s, model loaded in {self.load_s:.3f} s; "
+                f"{self.config.name}, decoder {self.decoder.kind}")
+
+    def class_id(self, cls: str | int) -> int:
+        """Class name (any synonym, any case) or index -> class id; ValueError naming close matches."""
+        from model.classes import resolve_class
+
+        try:
+            return resolve_class(cls, self.config.dataset, self.config.num_classes)
+        except ValueError as e:
+            raise ValueError(f"{e} [checkpoint {_show(self.checkpoint)} is a {self.config.dataset} model]") from None
+
+    # ---- generation ------------------------------------------------------------------------------------
+    def generate(self, cls: str | int, n: int = 1, seed: int = 0, trajectory: bool = False,
+                 progress: bool | None = None) -> Samples:
+        """n samples of class `cls` from seeded initial phases (row i of seed's draw for sample i).
+
+        trajectory=True also returns the phases after every Euler step (a chain of single-step runs,
+        bit-identical to one run) and their decoded images. Shapes and units: see Samples. Raises
+        ValueError for a bad class, n < 1 or a negative seed, BoardError for board failures.
+        """
+        class_id = self.class_id(cls)
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise ValueError(f"n must be a positive integer, got {n!r}")
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+        p = self.params
+        phases0 = initial_phases(int(seed), int(n), p.n_total, p.spec)
+        finals, imgs, timings, ovf, trajs = [], [], [], [], []
+        rows = range(int(n))
+        show = self.progress if progress is None else progress
+        if show and (n > 1 or trajectory):
+            rows = _tqdm(rows, desc=f"{self.name} {self.class_names[class_id]}", unit="img")
+        for i in rows:
+            res = (self.board.run_trajectory if trajectory else self.board.run)(class_id, phases0[i])
+            t0 = time.perf_counter()
+            imgs.append(self.decode(res.phases[None, :])[0])
+            timings.append(dict(res.timing, decode_s=time.perf_counter() - t0))
+            finals.append(res.phases)
+            ovf.append(bool(res.overflow))
+            if trajectory:
+                trajs.append(res.trajectory)
+        keys = [k for k in timings[0] if all(isinstance(t.get(k), (int, float)) for t in timings)]
+        out = Samples(images=np.stack(imgs), phases=np.stack(finals).astype(np.int64), phases0=phases0,
+                      timings={k: np.array([t[k] for t in timings], dtype=np.float64) for k in keys},
+                      overflow=np.array(ovf), class_id=class_id, class_name=self.class_names[class_id],
+                      seed=int(seed), board=self.name, n_main=p.n, phase_frac_bits=p.spec.phase_frac_bits,
+                      dt=float(self.image.dt), params=p.to_dict())
+        if trajectory:
+            out.trajectory = np.stack(trajs).astype(np.int64)
+            s = out.trajectory.shape
+            out.step_images = self.decode(out.trajectory.reshape(-1, s[2])).reshape(s[0], s[1], *out.images.shape[1:])
+        return out
+
+    def decode(self, phases: np.ndarray) -> np.ndarray:
+        """(B, n_total) phase words -> (B, 3, H, W) float64 images in [-1, 1] (the checkpoint's decoder)."""
+        p = self.params
+        feats = phase_features(np.asarray(phases), p.n, p.spec, self.image.model_config)
+        return np.asarray(self.decoder(feats), dtype=np.float64)
+
+    # ---- lifetime --------------------------------------------------------------------------------------
+    def close(self) -> None:
+        """Release the board (simulator process, link, buffers). Idempotent."""
+        self.board.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def open(board: str | Board = "sim", checkpoint: str | Path | None = None, *, fmt: str | None = None,
+         lanes: int | None = None, simulator: str = "verilator", bitfile: str | None = None,
+         timeout: float | None = None, decoder: str = "auto", build_dir: str | None = None,
+         progress: bool = True) -> Session:
+    """Open `board` and load `checkpoint` onto it; returns a Session (close it, or use `with`).
+
+    board: "golden" (numpy integer model), "sim" (the RTL in Verilator behind the pynq driver), "pynq-z2"
+    (on the board, with `bitfile`), "tcp://HOST:PORT" or "serial:///dev/DEV?baud=N" (a `python -m host.agent`),
+    or an open host.boards.Board. checkpoint: our .safetensors file (default: the bundled cifar10-n1024).
+    fmt, lanes: override the core build golden and sim model (default: board_params, the PYNQ-Z2 build for
+    cifar10-n1024). simulator: "verilator" or "icarus" for sim; the first sim run of a build compiles it
+    (minutes; cached under build/sim). timeout: seconds per request on remote boards. decoder: "auto",
+    "torch" or "numpy". Raises FileNotFoundError, ValueError, BoardError (see the module docstring).
+    """
+    path, config = checkpoint_config(checkpoint)
+    params = None
+    t0 = time.perf_counter()
+    if isinstance(board, Board):
+        dev = board
+    else:
+        if board in BUILD_BOARDS:
+            params = board_params(config, fmt, lanes)
+            if board == "sim" and progress:
+                print(f"starting the RTL simulation ({simulator}, n={params.n}, K {params.spec.coupling_bits}-bit, "
+                      f"{params.lanes} lanes; the first run of a build compiles it, minutes)", file=sys.stderr, flush=True)
+        dev = open_board(board, params, simulator=simulator, bitfile=bitfile, timeout=timeout, build_dir=build_dir)
+    open_s = time.perf_counter() - t0
+    try:
+        return Session(dev, path, params=params, decoder=decoder, open_s=open_s, progress=progress)
+    except BaseException:
+        dev.close()
+        raise
+
+
+def checkpoint_config(checkpoint: str | Path | None = None):
+    """(path, ModelConfig) of a checkpoint (default: DEFAULT_CHECKPOINT), read without torch.
+    Raises FileNotFoundError saying how to get one, CheckpointError (a ValueError) for a malformed file."""
+    from model.checkpoint import load_config_and_tensors
+
+    path = Path(checkpoint) if checkpoint is not None else DEFAULT_CHECKPOINT
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"checkpoint {_show(path)!r} not found. Train one (python -m model.train, see docs/model.md), "
+            "import an Un-0 release (python -m model.checkpoint import-un0 un0.pt OUT.safetensors), "
+            "or pass another path")
+    return path, load_config_and_tensors(str(path))[0]
+
+
+def summarize(timings: dict) -> str:
+    """Median timing split over samples, one line per key (timings: Samples.timings)."""
+    rows = (("transfer_s", "transfer", "{:.4f} s"), ("compute_cycles", "compute", "{:.0f} cycles"),
+            ("compute_s", "compute time", "{:.6f} s"), ("link_s", "link", "{:.4f} s"),
+            ("sim_wall_s", "simulation wall", "{:.3f} s"), ("sim_cpu_s", "simulator CPU", "{:.3f} s"),
+            ("decode_s", "decode", "{:.4f} s"), ("total_s", "board total", "{:.3f} s"))
+    n = max((len(v) for v in timings.values()), default=0)
+    parts = [f"  {label:<16}" + fmt.format(statistics.median(timings[k].tolist()))
+             for k, label, fmt in rows if k in timings and len(timings[k])]
+    return "\n".join([f"timing (median of {n} sample{'s' if n != 1 else ''}):"] + parts)
+
+
+def _tqdm(it, **kw):
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:  # a bare board image without tqdm: no bar
+        return it
+    return tqdm(it, **kw)
+
+
+def _show(path) -> str:
+    """A path as the user should read it: relative to the repository when inside it."""
+    p = Path(path)
+    try:
+        return str(p.resolve().relative_to(REPO))
+    except ValueError:
+        return str(path)
