@@ -20,6 +20,17 @@ class BoardConfig:
     core_base: int
     dma_base: int
     tcl_dir: str  # bitstreams/<dir> with the wrapper and Tcl
+    #: the core's block-design cell (block_design.tcl) and so its attribute on pynq.Overlay: overlay.osc_core_0
+    core_instance: str = "osc_core_0"
+    #: the Verilog module the block design references (bitstreams/<tcl_dir>/osc_core_wrapper.v)
+    wrapper_module: str = "osc_core_wrapper"
+
+    @property
+    def core_vlnv(self) -> str:
+        """The core's VLNV as the .hwh records it and pynq's ip_dict reports it: IP Integrator gives an RTL
+        module reference (create_bd_cell -type module -reference) the VLNV xilinx.com:module_ref:<module>:1.0
+        (UG994, "Referencing RTL Modules"). host.pynq_driver.OscillatorCore binds to it."""
+        return f"xilinx.com:module_ref:{self.wrapper_module}:1.0"
 
 
 CONFIGS = {

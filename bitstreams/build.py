@@ -106,7 +106,7 @@ def build_config_tcl(cfg: BoardConfig, jobs: int) -> str:
         f"set PART {cfg.part}",
         f"set BOARD_PART {cfg.board_part}",
         "set BD_NAME osc_system",
-        "set WRAPPER_MODULE osc_core_wrapper",
+        f"set WRAPPER_MODULE {cfg.wrapper_module}",
         f"set FCLK0_MHZ {cfg.fclk0_mhz:g}",
         f"set CORE_BASE 0x{cfg.core_base:08X}",
         f"set DMA_BASE 0x{cfg.dma_base:08X}",

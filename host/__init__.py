@@ -7,6 +7,7 @@
 
 See host.api for shapes, units and errors.
 """
+from . import pictures
 from .api import DEFAULT_CHECKPOINT, Samples, Session, board_params, open
 
-__all__ = ["open", "Session", "Samples", "board_params", "DEFAULT_CHECKPOINT"]
+__all__ = ["open", "Session", "Samples", "board_params", "DEFAULT_CHECKPOINT", "pictures"]

@@ -40,7 +40,7 @@ BUFFER_BASE = 0x1000_0000
 POLL_CHUNK_CYCLES = 1 << 22
 
 DMA_VLNV = "xilinx.com:ip:axi_dma:7.1"
-CORE_VLNV = "oscillator-hil:user:osc_core:1.0"
+CORE_VLNV = PYNQ_Z2_BOARD.core_vlnv  # what the .hwh of the PYNQ-Z2 build records for the core
 
 # PG021 register bits
 DMACR_RS, DMACR_RESET = 0x1, 0x4
@@ -86,7 +86,7 @@ class SimDevice(Device):
                       "c_include_mm2s": "1", "c_include_s2mm": "1", "c_include_mm2s_dre": "0",
                       "c_include_s2mm_dre": "0", "c_m_axi_mm2s_data_width": "32", "c_m_axi_s2mm_data_width": "32"}
         return {
-            "osc_core_0": {"fullpath": "osc_core_0", "type": CORE_VLNV, "phys_addr": CORE_BASE,
+            PYNQ_Z2_BOARD.core_instance: {"fullpath": PYNQ_Z2_BOARD.core_instance, "type": CORE_VLNV, "phys_addr": CORE_BASE,
                            "addr_range": CORE_RANGE, "parameters": {}, "interrupts": {}, "gpio": {},
                            "device": self, "state": None},
             "axi_dma_0": {"fullpath": "axi_dma_0", "type": DMA_VLNV, "phys_addr": DMA_BASE, "addr_range": DMA_RANGE,
@@ -257,3 +257,28 @@ class SimDevice(Device):
         self.stats["words_out"] += words.size
         ch.length = words.nbytes
         ch.sr |= DMASR_IDLE | DMASR_IOC
+
+
+class SimOverlay:
+    """What pynq.Overlay(bitfile) is on the board, for the simulated PL: each IP of SimDevice.ip_dict is an
+    attribute bound to its driver by pynq's own VLNV binding (pynq.overlay), so `SimOverlay(dev).osc_core_0`
+    is a host.pynq_driver.OscillatorCore and `.axi_dma_0` a pynq.lib.dma.DMA, exactly as on the PYNQ-Z2.
+    (pynq has no public constructor for an overlay without a .hwh file; its description builder is used.)"""
+
+    def __init__(self, device: SimDevice, ip_dict: dict | None = None):
+        import pynq.lib.dma  # noqa: F401  (registers pynq's DMA driver, as Overlay's driver discovery does)
+        from pynq import overlay as _ov
+
+        from . import pynq_driver  # noqa: F401  (registers OscillatorCore for the core's VLNV)
+
+        self.device = device
+        self.ip_dict = {k: dict(v) for k, v in (ip_dict or device.ip_dict).items()}
+        self._ip_map = _ov._IPMap(_ov._complete_description(self.ip_dict, {}, False, {}, device, self))
+
+    def __getattr__(self, key):
+        if key.startswith("_"):
+            raise AttributeError(key)
+        return getattr(self._ip_map, key)
+
+    def __dir__(self):
+        return sorted(set(super().__dir__()) | set(self.ip_dict))

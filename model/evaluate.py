@@ -332,8 +332,8 @@ def main(argv=None) -> int:
     p.add_argument("--metrics", default="fid,kid,acc", help="comma list of fid, kid, acc")
     p.add_argument("--classifier-epochs", type=int, default=4)
     p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--out-json", default=None, help="default <checkpoint>.eval.json")
-    p.add_argument("--out-md", default=None, help="default <checkpoint>.eval.md")
+    p.add_argument("--out-json", default=None, help="default out/<checkpoint name>.eval.json")
+    p.add_argument("--out-md", default=None, help="default out/<checkpoint name>.eval.md")
     p.add_argument("--no-progress", action="store_true")
     a = p.parse_args(argv)
     if a.threads:
@@ -350,8 +350,9 @@ def main(argv=None) -> int:
     except (FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    out_json = Path(a.out_json or a.checkpoint + ".eval.json")
-    out_md = Path(a.out_md or a.checkpoint + ".eval.md")
+    stem = Path("out") / Path(a.checkpoint).stem
+    out_json = Path(a.out_json or f"{stem}.eval.json")
+    out_md = Path(a.out_md or f"{stem}.eval.md")
     write_atomic(out_json, json.dumps(res, indent=2) + "\n")
     write_atomic(out_md, to_markdown(res))
     print(to_markdown(res))

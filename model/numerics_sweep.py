@@ -1,6 +1,6 @@
 """Error analysis of the fixed-point datapath against the float reference; picks the default format.
 
-    python -m model.numerics_sweep --checkpoint checkpoints/cifar10-n1024.safetensors --out docs/numerics-sweep
+    python -m model.numerics_sweep --checkpoint checkpoints/cifar10-n1024.safetensors --out out/numerics-sweep
 
 For each format in the sweep (coupling bits 4..16, phase bits seen by the CORDIC, CORDIC iterations,
 phase fraction bits) it integrates the same seeded initial phases with the golden integer model and
@@ -152,16 +152,17 @@ def write_report(rows: list[dict], out_dir: str, title: str, note: str) -> None:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(prog="python -m model.numerics_sweep", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--checkpoint", help="our .safetensors checkpoint (default: random-init --config)")
     ap.add_argument("--config", default="cifar10-n1024", help="config for a seeded random-init model when no checkpoint")
-    ap.add_argument("--samples", type=int, default=64)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--out", default="docs/numerics-sweep")
+    ap.add_argument("--samples", type=int, default=64, help="samples per format (default 64)")
+    ap.add_argument("--seed", type=int, default=0, help="initial-phase seed (default 0)")
+    ap.add_argument("--out", default="out/numerics-sweep",
+                    help="output directory (default out/numerics-sweep; docs/numerics-sweep holds the published run)")
     ap.add_argument("--classifier", action="store_true",
                     help="also compare fixed vs float images with the in-project classifier of model.evaluate "
                          "(trained on the real train split, or loaded from its cache)")
-    ap.add_argument("--classifier-epochs", type=int, default=3)
+    ap.add_argument("--classifier-epochs", type=int, default=3, help="epochs when the classifier is trained (default 3)")
     args = ap.parse_args(argv)
     import torch
 

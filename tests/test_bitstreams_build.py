@@ -97,10 +97,14 @@ def test_block_design_tcl_is_consistent():
         assert needle in bd, needle
     base = CONFIGS["pynq-z2"]
     assert 0x4000_0000 <= base.core_base < base.dma_base < 0x8000_0000
-    # the host finds the core by name (host/boards/pynq_z2.py CORE_NAME_HINTS) and the DMA by VLNV
-    from host.boards.pynq_z2 import CORE_NAME_HINTS, DMA_TYPE_PREFIX
+    # the host binds its pynq driver to the core by VLNV (a module reference of the wrapper, named as the
+    # board config says) and finds the DMA by VLNV
+    from host.pynq_driver import CORE_VLNV, DMA_TYPE_PREFIX, OscillatorCore
 
-    assert any(h in "osc_core_0" for h in CORE_NAME_HINTS)
+    assert f"create_bd_cell -type module -reference $WRAPPER_MODULE {base.core_instance}]" in bd
+    assert re.search(rf"^module {base.wrapper_module}\b", (BOARD_DIR / "osc_core_wrapper.v").read_text(), re.M)
+    assert f"set WRAPPER_MODULE {base.wrapper_module}" in build_config_tcl(base, 4)
+    assert CORE_VLNV == f"xilinx.com:module_ref:{base.wrapper_module}:1.0" and OscillatorCore.bindto == [CORE_VLNV]
     assert DMA_TYPE_PREFIX + "7.1" in bd
 
 

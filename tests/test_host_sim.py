@@ -98,13 +98,15 @@ def test_wrong_build_image_is_refused(sim, ckpt):
 
 
 def test_core_identity_checks(sim):
+    from host.simdevice import SimOverlay
+
     dev = sim.device
     with pytest.raises(CoreMismatch, match="build hash"):
-        OverlayBoard(dev.ip_dict, dev, expect_build_hash=0x12345678)
+        OverlayBoard(SimOverlay(dev).osc_core_0, expect_build_hash=0x12345678)
     moved = {k: dict(v) for k, v in dev.ip_dict.items()}
     moved["osc_core_0"]["phys_addr"] = DMA_BASE  # the DMA's registers where the core should be
     with pytest.raises(CoreMismatch, match="no oscillator core"):
-        OverlayBoard(moved, dev)
+        OverlayBoard(SimOverlay(dev, moved).osc_core_0)
 
     class OtherVersion(type(dev)):
         def _read(self, address):
@@ -114,7 +116,7 @@ def test_core_identity_checks(sim):
     fake = OtherVersion.__new__(OtherVersion)
     fake.__dict__.update(dev.__dict__)
     with pytest.raises(CoreMismatch, match="version"):
-        OverlayBoard(fake.ip_dict, fake)
+        OverlayBoard(SimOverlay(fake).osc_core_0)
 
 
 def test_core_load_error_is_reported(sim, image):
@@ -146,13 +148,33 @@ def test_run_timeout_aborts_and_board_recovers(sim, image):
     np.testing.assert_array_equal(sim.run(0, p0).phases, _golden(image).run(0, p0).phases)
 
 
-def test_cli_sim_and_golden_write_identical_pngs(ckpt, tmp_path):
+def test_cli_sim_and_golden_write_identical_phases_and_images(ckpt, tmp_path):
     outs = []
     for board in ("golden", "sim"):
-        outs.append(tmp_path / f"{board}.png")
+        outs.append(tmp_path / f"{board}.npz")
         assert main(["--board", board, "--class", "frog", "--checkpoint", ckpt, "--lanes", "8", "--seed", "4",
-                     "--out", str(outs[-1])]) == 0
-    assert outs[0].read_bytes() == outs[1].read_bytes()
+                     "--n", "2", "--out", str(tmp_path / f"{board}.png"), "--phases", str(outs[-1])]) == 0
+    with np.load(outs[0]) as g, np.load(outs[1]) as s:
+        np.testing.assert_array_equal(g["phases"], s["phases"])
+        np.testing.assert_array_equal(g["images"], s["images"])
+
+
+def test_simulated_overlay_binds_the_pynq_driver(sim, ckpt, image):
+    """SimOverlay binds its IP through pynq's own VLNV binding: the core is host.pynq_driver.OscillatorCore (the
+    driver the PYNQ-Z2 overlay gets), the DMA pynq's DMA driver; the driver's load/generate run on the RTL."""
+    from pynq.lib.dma import DMA
+
+    from host.pynq_driver import OscillatorCore
+
+    core = sim.overlay.osc_core_0
+    assert isinstance(core, OscillatorCore) and core is sim.core and core.board() is sim
+    assert isinstance(sim.overlay.axi_dma_0, DMA)
+    assert core.info()["params"] == PARAMS.to_dict()
+    core.load(ckpt, progress=False)
+    s = core.generate("frog", n=2, seed=3)
+    g = _golden(image)
+    np.testing.assert_array_equal(s.phases, np.stack([g.run(6, p).phases for p in s.phases0]))
+    assert s.board == "sim" and (s.timings["compute_cycles"] > 0).all()
 
 
 def test_killed_simulation_mid_run_is_a_clear_error(image):

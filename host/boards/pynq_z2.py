@@ -1,12 +1,12 @@
-"""Boards built from a pynq overlay: the core's AXI-Lite window + an AXI DMA, driven by host.driver.
+"""Boards built from a pynq overlay: the core's driver (host.pynq_driver.OscillatorCore, a pynq DefaultIP
+bound by the core's VLNV) with its AXI DMA, driven by host.driver.CoreDriver.
 
-OverlayBoard is shared: PynqZ2Board gets its ip_dict and Device from pynq.Overlay(bitfile) on the board;
-SimBoard (boards/sim.py) gets them from host.simdevice.SimDevice. Everything below the ip_dict is
-therefore exercised in CI through the simulated core; only the Overlay() call itself needs a board.
+OverlayBoard is shared: PynqZ2Board gets the core from pynq.Overlay(bitfile) on the board; SimBoard
+(boards/sim.py) from host.simdevice.SimOverlay, which binds the same driver class through pynq. Everything
+below the overlay is therefore exercised in CI through the simulated core; only Overlay() needs a board.
 """
 from __future__ import annotations
 
-import functools
 import json
 import os
 import time
@@ -20,36 +20,38 @@ from fixedpoint.spec import HardwareParams
 from ..driver import CoreDriver
 from .base import Board, BoardError, RunResult
 
-DMA_TYPE_PREFIX = "xilinx.com:ip:axi_dma:"
-CORE_NAME_HINTS = ("osc_core", "oscillator")
 PYNQ_CLOCK_HZ = BOARDS["pynq-z2"].fclk0_mhz * 1e6  # FCLK0 the block design sets; used when pynq cannot report it
 
 
-def find_ips(ip_dict: dict) -> tuple[dict, dict]:
-    """(core entry, DMA entry) of an overlay's ip_dict; a clear error naming what is there otherwise."""
-    dmas = [v for v in ip_dict.values() if str(v.get("type", "")).startswith(DMA_TYPE_PREFIX)]
-    cores = [v for k, v in ip_dict.items() if any(h in (k + str(v.get("type", ""))).lower() for h in CORE_NAME_HINTS)]
-    if len(dmas) != 1 or len(cores) != 1:
-        listing = ", ".join(f"{k} ({v.get('type')})" for k, v in ip_dict.items())
-        raise BoardError(f"overlay must hold exactly one oscillator core and one AXI DMA; found {len(cores)} core(s) "
-                         f"and {len(dmas)} DMA(s) among: {listing or 'nothing'}")
-    return cores[0], dmas[0]
+def find_core(overlay):
+    """The overlay's oscillator core driver (bound by VLNV); a clear error naming what is there otherwise."""
+    from ..pynq_driver import CORE_VLNV, OscillatorCore
+
+    names = [k for k, v in overlay.ip_dict.items() if v.get("type") == CORE_VLNV]
+    if len(names) != 1:
+        listing = ", ".join(f"{k} ({v.get('type')})" for k, v in overlay.ip_dict.items())
+        raise BoardError(f"overlay must hold exactly one oscillator core ({CORE_VLNV}); found {len(names)} among: "
+                         f"{listing or 'nothing'}")
+    core = getattr(overlay, names[0])
+    if not isinstance(core, OscillatorCore):
+        raise BoardError(f"{names[0]} is bound to {type(core).__name__}, not host.pynq_driver.OscillatorCore: "
+                         "import host.pynq_driver before creating the Overlay")
+    return core
 
 
 class OverlayBoard(Board):
-    def __init__(self, ip_dict: dict, device, *, clock_hz: float = PYNQ_CLOCK_HZ, run_timeout_s: float = 30.0,
-                 expect_build_hash: int | None = None, check_build_hash: bool = True):
-        import pynq
-        from pynq.lib.dma import DMA
+    """A Board over one OscillatorCore (its MMIO, DMA and buffers)."""
 
-        core, dma = find_ips(ip_dict)
-        mmio = pynq.MMIO(core["phys_addr"], core["addr_range"], device=device)
-        self.dma = DMA(dict(dma, device=device))
-        allocate = functools.partial(pynq.allocate, target=device)
-        self.driver = CoreDriver(mmio, self.dma, allocate, clock_hz=clock_hz, run_timeout_s=run_timeout_s,
+    def __init__(self, core, *, clock_hz: float = PYNQ_CLOCK_HZ, run_timeout_s: float = 30.0,
+                 expect_build_hash: int | None = None, check_build_hash: bool = True):
+        self.core = core
+        self.dma = core.dma
+        self.driver = CoreDriver(core.mmio, self.dma, core.allocate, clock_hz=clock_hz, run_timeout_s=run_timeout_s,
                                  expect_build_hash=expect_build_hash, check_build_hash=check_build_hash)
         self.last_load_s = 0.0
         super().__init__(self.driver.params)
+        if getattr(core, "_board", None) is None:
+            core._board = self  # one Board (and one view of what is loaded) per core
 
     def info(self) -> dict:
         i = self.driver.info
@@ -97,11 +99,9 @@ class PynqZ2Board(OverlayBoard):
         except BitstreamMismatch as e:
             raise BoardError(str(e)) from None
         expect = record.get("build_hash")
+        from .. import pynq_driver  # registers OscillatorCore with pynq before the overlay binds its drivers
+
         t0 = time.perf_counter()
         self.overlay = pynq.Overlay(bitfile)
         self.download_s = time.perf_counter() - t0
-        try:
-            clock = float(pynq.ps.Clocks.fclk0_mhz) * 1e6
-        except Exception:
-            clock = PYNQ_CLOCK_HZ
-        super().__init__(self.overlay.ip_dict, self.overlay.device, clock_hz=clock, expect_build_hash=expect)
+        super().__init__(find_core(self.overlay), clock_hz=pynq_driver._fclk0_hz(), expect_build_hash=expect)

@@ -1,5 +1,6 @@
-"""The sim board: the real RTL under cocotb (sim.client.SimClient), reached through pynq's MMIO/DMA/allocate
-bound to host.simdevice.SimDevice, and the same register-level driver the PYNQ-Z2 uses."""
+"""The sim board: the real RTL under cocotb (sim.client.SimClient), reached through a simulated overlay
+(host.simdevice.SimOverlay) whose core pynq binds to host.pynq_driver.OscillatorCore, the driver the PYNQ-Z2
+uses, with pynq's MMIO/DMA/allocate on host.simdevice.SimDevice."""
 from __future__ import annotations
 
 import time
@@ -7,7 +8,7 @@ import time
 from fixedpoint.spec import HardwareParams
 
 from .base import BoardDisconnected
-from .pynq_z2 import PYNQ_CLOCK_HZ, OverlayBoard
+from .pynq_z2 import PYNQ_CLOCK_HZ, OverlayBoard, find_core
 
 
 class SimBoard(OverlayBoard):
@@ -15,7 +16,7 @@ class SimBoard(OverlayBoard):
 
     def __init__(self, params: HardwareParams, simulator: str = "verilator", build_dir: str | None = None,
                  waves: bool = False, run_timeout_s: float = 600.0, client=None):
-        from ..simdevice import SimDevice
+        from ..simdevice import SimDevice, SimOverlay
 
         t0 = time.perf_counter()
         if client is None:
@@ -26,7 +27,8 @@ class SimBoard(OverlayBoard):
         self.start_s = time.perf_counter() - t0
         self.device = SimDevice(client)
         try:
-            super().__init__(self.device.ip_dict, self.device, clock_hz=PYNQ_CLOCK_HZ, run_timeout_s=run_timeout_s)
+            self.overlay = SimOverlay(self.device)
+            super().__init__(find_core(self.overlay), clock_hz=PYNQ_CLOCK_HZ, run_timeout_s=run_timeout_s)
         except Exception:
             self._close_client()
             raise
