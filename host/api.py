@@ -216,7 +216,7 @@ class Session:
 def open(board: str | Board = "sim", checkpoint: str | Path | None = None, *, fmt: str | None = None,
          lanes: int | None = None, simulator: str = "verilator", bitfile: str | None = None,
          timeout: float | None = None, decoder: str = "auto", build_dir: str | None = None,
-         progress: bool = True) -> Session:
+         progress: bool = True, analog=None) -> Session:
     """Open `board` and load `checkpoint` onto it; returns a Session (close it, or use `with`).
 
     board: "golden" (numpy integer model), "sim" (the RTL in Verilator behind the pynq driver), "pynq-z2"
@@ -225,7 +225,9 @@ def open(board: str | Board = "sim", checkpoint: str | Path | None = None, *, fm
     fmt, lanes: override the core build golden and sim model (default: board_params, the PYNQ-Z2 build for
     cifar10-n1024). simulator: "verilator" or "icarus" for sim; the first sim run of a build compiles it
     (minutes; cached under build/sim). timeout: seconds per request on remote boards. decoder: "auto",
-    "torch" or "numpy". Raises FileNotFoundError, ValueError, BoardError (see the module docstring).
+    "torch" or "numpy". analog: the non-idealities of the "analog" board (a model.analog.AnalogParams; default
+    ideal), which programs the float checkpoint into a behavioural chip model (docs/analog.md).
+    Raises FileNotFoundError, ValueError, BoardError (see the module docstring).
     """
     path, config = checkpoint_config(checkpoint)
     params = None
@@ -238,7 +240,11 @@ def open(board: str | Board = "sim", checkpoint: str | Path | None = None, *, fm
             if board == "sim" and progress:
                 print(f"starting the RTL simulation ({simulator}, n={params.n}, K {params.spec.coupling_bits}-bit, "
                       f"{params.lanes} lanes; the first run of a build compiles it, minutes)", file=sys.stderr, flush=True)
-        dev = open_board(board, params, simulator=simulator, bitfile=bitfile, timeout=timeout, build_dir=build_dir)
+        if analog is not None and board != "analog":
+            raise ValueError(f"analog parameters need board 'analog', not {board!r}")
+        extra = {"checkpoint": str(path), "analog": analog} if board == "analog" else {}
+        dev = open_board(board, params, simulator=simulator, bitfile=bitfile, timeout=timeout, build_dir=build_dir,
+                         **extra)
     open_s = time.perf_counter() - t0
     try:
         return Session(dev, path, params=params, decoder=decoder, open_s=open_s, progress=progress)

@@ -1,9 +1,10 @@
 """Generate images on a board from the command line (a thin layer over host.api).
 
     python -m host.run --board sim --class cat [--checkpoint PATH] [--seed S] [--n N] [--out PNG]
-                       [--strip PNG] [--gif GIF] [--order-plot PNG] [--phases NPZ]
+                       [--strip PNG] [--gif GIF] [--order-plot PNG] [--phases NPZ] [--analog NAME=VALUE ...]
 
-Boards: golden, sim (default), pynq-z2 (on the board), tcp://HOST:PORT, serial:///dev/DEV?baud=N.
+Boards: golden, sim (default), pynq-z2 (on the board), analog (a non-ideal analog chip model, --analog sets its
+non-idealities, docs/analog.md), tcp://HOST:PORT, serial:///dev/DEV?baud=N.
 golden and sim model the build a PYNQ-Z2 runs (fixedpoint.spec.default_build; --format/--lanes override).
 The host computes the seeded initial phases and decodes; boards only integrate. --strip, --gif and
 --order-plot need the phases after every Euler step (a chain of single-step runs, bit-identical to one run).
@@ -44,7 +45,7 @@ def save_phases(samples, path: str) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m host.run", description=__doc__.split("\n")[0])
-    ap.add_argument("--board", default="sim", help="golden | sim (default) | pynq-z2 | tcp://HOST:PORT | "
+    ap.add_argument("--board", default="sim", help="golden | sim (default) | pynq-z2 | analog | tcp://HOST:PORT | "
                     "serial:///dev/DEV?baud=N")
     ap.add_argument("--class", dest="cls", required=True, help="class name or index (cat, volcano, 3, ...)")
     ap.add_argument("--checkpoint", default=None, help="our .safetensors checkpoint (default: the bundled "
@@ -66,6 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--timeout", type=float, default=None, help="remote boards: seconds per request")
     ap.add_argument("--decoder", default="auto", choices=["auto", "torch", "numpy"],
                     help="decoder implementation (auto: torch when installed, else numpy)")
+    ap.add_argument("--analog", action="append", default=[], metavar="NAME=VALUE",
+                    help="analog board: one non-ideality of model.analog.AnalogParams, e.g. freq_mismatch=0.001 "
+                    "integrator=ode (repeatable; docs/analog.md)")
     return ap
 
 
@@ -78,6 +82,15 @@ def main(argv=None) -> int:
         ap.error("--seed must be >= 0")
     if not 1 <= args.scale <= 16:
         ap.error("--scale must be 1..16")
+    if args.analog:
+        if args.board != "analog":
+            ap.error("--analog settings need --board analog")
+        from model.analog import AnalogParams
+
+        try:
+            args.analog = AnalogParams.from_assignments(args.analog)
+        except ValueError as e:
+            ap.error(str(e))
     try:
         return _run(args)
     except KeyboardInterrupt:
@@ -105,7 +118,7 @@ def _run(args) -> int:
         raise ValueError(f"{e} [checkpoint {api._show(path)} is a {cfg.dataset} model]") from None
     steps = bool(args.strip or args.gif or args.order_plot)
     with api.open(args.board, path, fmt=args.format, lanes=args.lanes, simulator=args.simulator,
-                  bitfile=args.bitfile, timeout=args.timeout, decoder=args.decoder) as osc:
+                  bitfile=args.bitfile, timeout=args.timeout, decoder=args.decoder, analog=args.analog or None) as osc:
         class_id = osc.class_id(args.cls)
         print(f"{osc.describe()}; class {osc.class_names[class_id]} ({class_id}), seed {args.seed}")
         s = osc.generate(class_id, n=args.n, seed=args.seed, trajectory=steps)

@@ -1,17 +1,19 @@
-"""Board factory: `open_board("golden" | "sim" | "pynq-z2" | "tcp://h:p" | "serial:///dev/x?baud=N", ...)`."""
+"""Board factory: `open_board("golden" | "sim" | "pynq-z2" | "analog" | "tcp://h:p" | "serial:///dev/x?baud=N", ...)`."""
 from __future__ import annotations
 
 from fixedpoint.spec import HardwareParams
 
 from .base import Board, BoardDisconnected, BoardError, BoardTimeout, CoreMismatch, ImageMismatch, RunResult
 
-BOARDS = ("golden", "sim", "pynq-z2")
+BOARDS = ("golden", "sim", "pynq-z2", "analog")
 
 
 def open_board(spec: str, params: HardwareParams | None = None, *, simulator: str = "verilator",
-               bitfile: str | None = None, timeout: float | None = None, build_dir: str | None = None) -> Board:
+               bitfile: str | None = None, timeout: float | None = None, build_dir: str | None = None,
+               checkpoint: str | None = None, analog=None) -> Board:
     """Open a board by name or URL. `params`: the core build for golden/sim (sim needs it); ignored by
-    boards whose core is fixed (pynq-z2 reads it from the core, remote boards from the agent)."""
+    boards whose core is fixed (pynq-z2 reads it from the core, remote boards from the agent).
+    analog: needs `checkpoint` (the float weights it programs) and takes `analog` (model.analog.AnalogParams)."""
     if spec == "golden":
         from .golden import GoldenBoard
 
@@ -26,6 +28,12 @@ def open_board(spec: str, params: HardwareParams | None = None, *, simulator: st
         from .pynq_z2 import PynqZ2Board
 
         return PynqZ2Board(bitfile)
+    if spec == "analog":
+        if checkpoint is None:
+            raise ValueError("the analog board needs the float checkpoint it programs into the chip (checkpoint=PATH)")
+        from .analog import AnalogBoard
+
+        return AnalogBoard(checkpoint, analog)
     if spec.startswith(("tcp://", "serial://")):
         from .remote import RemoteBoard
 

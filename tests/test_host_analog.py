@@ -1,0 +1,90 @@
+"""The analog board behind the board interface: host.run --board analog, the Python API, errors."""
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from fixedpoint.golden import initial_phases  # noqa: E402
+from fixedpoint.quantize import image_from_checkpoint  # noqa: E402
+from fixedpoint.readout import phases_to_radians  # noqa: E402
+from host.boards import ImageMismatch, open_board  # noqa: E402
+from host.run import main  # noqa: E402
+from host.testing import random_checkpoint  # noqa: E402
+from model.analog import AnalogParams  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def ckpt(tmp_path_factory):
+    return random_checkpoint(str(tmp_path_factory.mktemp("ck") / "n64.safetensors"), "cifar10-n64")
+
+
+def _board(ckpt, **kw):
+    b = open_board("analog", checkpoint=ckpt, analog=AnalogParams(**kw) if kw else None)
+    img = image_from_checkpoint(ckpt)
+    b.load_image(img)
+    return b, img
+
+
+def test_ideal_board_matches_float_model_from_the_same_words(ckpt, one_torch_thread):
+    from model.checkpoint import load_checkpoint
+
+    board, img = _board(ckpt)
+    spec = img.params.spec
+    p0 = initial_phases(0, 2, img.params.n_total, spec)
+    model = load_checkpoint(ckpt).double()
+    for i, c in enumerate((3, 7)):
+        res = board.run(c, p0[i])
+        assert res.phases.dtype == np.int64 and res.phases.shape == (img.params.n_total,)
+        ref = model.integrate(torch.tensor([c]), torch.from_numpy(phases_to_radians(p0[i:i + 1], spec))).detach()
+        got = phases_to_radians(res.phases, spec)
+        assert np.abs(got - ref[0].numpy()).max() < 1e-6  # one phase-word LSB is 3.7e-7 rad
+    assert board.info()["analog"]["integrator"] == "euler"
+
+
+def test_board_noise_is_seeded_and_advances(ckpt, one_torch_thread):
+    b1, img = _board(ckpt, phase_noise=0.1, noise_seed=4)
+    b2, _ = _board(ckpt, phase_noise=0.1, noise_seed=4)
+    p0 = initial_phases(1, 1, img.params.n_total, img.params.spec)[0]
+    r1, r2 = b1.run(2, p0), b2.run(2, p0)
+    assert np.array_equal(r1.phases, r2.phases)
+    assert not np.array_equal(b1.run(2, p0).phases, r1.phases)  # the next run draws new noise
+
+
+def test_board_trajectory_and_ode(ckpt, one_torch_thread):
+    board, img = _board(ckpt, integrator="ode")
+    p0 = initial_phases(2, 1, img.params.n_total, img.params.spec)[0]
+    res = board.run_trajectory(1, p0)
+    assert res.trajectory.shape == (img.num_steps + 1, img.params.n_total)
+    whole = board.run(1, p0)
+    # chained readouts of a noiseless continuous-time chip equal one run to the solver tolerance
+    diff = phases_to_radians(res.phases - whole.phases, img.params.spec)
+    assert np.abs(diff).max() < 1e-4
+
+
+def test_image_from_another_model_is_refused(ckpt, tmp_path):
+    other = random_checkpoint(str(tmp_path / "n256.safetensors"), "cifar10-n256")
+    board = open_board("analog", checkpoint=ckpt)
+    with pytest.raises(ImageMismatch, match="not made from the analog board's checkpoint"):
+        board.load_image(image_from_checkpoint(other))
+
+
+def test_open_board_needs_checkpoint():
+    with pytest.raises(ValueError, match="needs the float checkpoint"):
+        open_board("analog")
+
+
+def test_cli_analog_board(ckpt, tmp_path, capsys):
+    out = tmp_path / "a.png"
+    assert main(["--board", "analog", "--class", "cat", "--checkpoint", ckpt, "--out", str(out), "--n", "2",
+                 "--analog", "freq_mismatch=0.001", "--analog", "adc_bits=6"]) == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "board analog" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv,msg", [(["--board", "golden", "--analog", "adc_bits=4"], "need --board analog"),
+                                      (["--board", "analog", "--analog", "bogus=1"], "bad analog setting")])
+def test_cli_analog_errors_exit_2(ckpt, argv, msg, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(argv + ["--class", "cat", "--checkpoint", ckpt])
+    assert e.value.code == 2
+    assert msg in capsys.readouterr().err
