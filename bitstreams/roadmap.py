@@ -2,11 +2,13 @@
 for CPU (measured here), GPU (estimate, replaceable by a measured JSON), FPGA (RTL cycle accounting +
 power model) and a projected analog oscillator chip; device fit; where the 1000x energy claim stands.
 
-    python -m bitstreams.roadmap [--no-measure] [--gpu-json F] [--resources F] [--set name=value ...]
+    python -m bitstreams.roadmap [--no-measure] [--gpu-json F] [--resources F] [--analog-json F] [--set name=value ...]
 
 --no-measure reuses bitstreams/data/cpu_measured.json (the last CPU timing) instead of timing again
 (~1-2 min). --gpu-json: {"<config>": {"batch1_latency_s": .., "batched_latency_s": .., "*_energy_j": ..}}
 replaces the GPU estimate by measured numbers. --set overrides any parameter of bitstreams/roadmap_params.py.
+--analog-json: the analog tolerance sweeps (default docs/analog/analog-sweep.json, from python -m model.analog_sweep);
+when present, a chip spec sheet section is appended (bitstreams/chip_spec.py).
 """
 from __future__ import annotations
 
@@ -273,6 +275,7 @@ def main(argv=None) -> int:
     ap.add_argument("--resources", help="yosys/Vivado resource JSON for the PYNQ-Z2 build (default: "
                     f"{RESOURCES_JSON.relative_to(REPO_ROOT)} if present, else the analytic estimate)")
     ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="override a parameter")
+    ap.add_argument("--analog-json", default=None, help="analog sweep results (default docs/analog/analog-sweep.json)")
     ap.add_argument("--doc", default=str(DOC))
     ap.add_argument("--fig-dir", default=str(FIG_DIR))
     args = ap.parse_args(argv)
@@ -293,7 +296,18 @@ def main(argv=None) -> int:
     gpu = json.loads(Path(args.gpu_json).read_text()) if args.gpu_json else None
     resources = load_pynq_z2_resources(args.resources)
     result = compute(P, cpu, gpu, resources)
-    write_text_atomic(Path(args.doc), render_markdown(result, P))
+    from .chip_spec import SpecSheetError, load_analog_sweep, render_spec_sheet, spec_sheet
+
+    try:
+        sweep = load_analog_sweep(args.analog_json)
+    except SpecSheetError as e:
+        ap.error(str(e))
+    if args.analog_json and sweep is None:
+        ap.error(f"--analog-json {args.analog_json} not found")
+    doc = render_markdown(result, P)
+    if sweep is not None:
+        doc += "\n" + "\n".join(render_spec_sheet(spec_sheet(sweep, result, P), P, section=9))
+    write_text_atomic(Path(args.doc), doc)
     figs = plot(result, Path(args.fig_dir))
     print(f"wrote {args.doc} and {', '.join(str(f) for f in figs)}")
     for c in result["claim"]:

@@ -124,6 +124,8 @@ _P = [
           "n² cells. No all-to-all chip above 48 spins exists (RM §5) so this is unanchored"),
     Param("adc_energy", 1.3, "pJ", "recalled",
           "one 8-bit phase conversion (TDC/SAR): ≈ 256 steps x 5 fJ/step Walden FoM [R]; per oscillator per image"),
+    Param("adc_energy_bits", 8, "1", "recalled", "resolution adc_energy is quoted for (its 256 Walden steps); the "
+          "spec sheet scales the ADC energy as 2^bits from it"),
     Param("adc_time", 10, "ns", "assumption", "conversion time with one converter per oscillator (parallel)"),
     Param("dac_init_energy", 1.0, "pJ", "assumption", "setting one oscillator's random initial phase"),
     Param("weights_reload_energy", 0.0, "J", "assumption",

@@ -171,6 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scale-drive", type=float, default=1.0,
                    help="multiply the starting K_drive (fresh or --init-from) by this: a stronger class drive lets "
                         "class conditioning emerge sooner (docs/training.md); not with --resume")
+    p.add_argument("--num-steps", type=int, default=None,
+                   help="Euler steps per run (default: the config's); a finer step at the same T (docs/analog.md)")
     p.add_argument("--probe-every", type=int, default=0,
                    help="every N steps (a multiple of --log-every) log the class probe of the settled phases "
                         "(model.class_probe, 50 starts per class): the loss value cannot show class progress")
@@ -224,6 +226,10 @@ def train(args) -> dict:
     if args.scale_drive != 1.0 and args.resume:
         raise SystemExit("--scale-drive changes the starting weights; it cannot be combined with --resume")
     cfg = get_config(args.config)
+    if args.num_steps is not None:
+        if args.num_steps < 1:
+            raise SystemExit(f"--num-steps must be >= 1, got {args.num_steps}")
+        cfg = cfg.replace(num_steps=args.num_steps)
     data_name = args.data or cfg.dataset
     out_dir = Path(args.out_dir or Path("runs") / cfg.name)
     ckpt = Path(args.checkpoint or out_dir / f"{cfg.name}.safetensors")
