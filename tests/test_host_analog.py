@@ -88,3 +88,21 @@ def test_cli_analog_errors_exit_2(ckpt, argv, msg, capsys):
         main(argv + ["--class", "cat", "--checkpoint", ckpt])
     assert e.value.code == 2
     assert msg in capsys.readouterr().err
+
+
+def test_python_api_analog_board(ckpt, one_torch_thread):
+    import host.api as api
+
+    with api.open("analog", ckpt, analog=AnalogParams(adc_bits=4), progress=False) as osc:
+        s = osc.generate("cat", n=2, seed=0)
+    ideal = api.open("analog", ckpt, progress=False)
+    try:
+        ref = ideal.generate("cat", n=2, seed=0)
+    finally:
+        ideal.close()
+    lsb = 2 * np.pi / 16
+    assert s.images.shape == ref.images.shape and s.board == "analog"
+    assert np.abs(s.radians - ref.radians).max() <= lsb / 2 + 1e-6  # the 4-bit readout ADC, nothing else
+    assert np.abs(s.radians - ref.radians).max() > 0.01
+    with pytest.raises(ValueError, match="need board 'analog'"):
+        api.open("golden", ckpt, analog=AnalogParams(), progress=False)
