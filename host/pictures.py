@@ -203,3 +203,36 @@ def save_figure(fig, path: str) -> str:
 
 def save_order_plot(samples, path: str, title: str = "") -> str:
     return save_figure(order_figure(samples, title), path)
+
+
+#: timing keys shown by timing_figure, in order, with their labels (host.boards.base.RunResult documents them)
+TIMING_BARS = (("transfer_s", "transfer (loads + readback)"), ("compute_s", "compute (board-reported)"),
+               ("link_s", "link round trip"), ("sim_wall_s", "RTL simulation wall"), ("decode_s", "decode (host)"),
+               ("total_s", "board total"))
+
+
+def timing_figure(s, title: str = ""):
+    """Median per-image timing split of a Samples as horizontal bars on a linear axis from 0 (seconds),
+    each bar labeled with its value. Returns the matplotlib figure."""
+    from matplotlib.figure import Figure
+
+    from bitstreams.units import fmt_si
+
+    med = s.timing_summary()
+    rows = [(label, med[k]) for k, label in TIMING_BARS if k in med]
+    fig = Figure(figsize=(6, 0.45 * len(rows) + 1.1), dpi=110)
+    ax = fig.subplots()
+    y = np.arange(len(rows))[::-1]
+    ax.barh(y, [v for _, v in rows], color="tab:blue")
+    ax.set_yticks(y, [lbl for lbl, _ in rows], fontsize=8)
+    top = max([v for _, v in rows] + [1e-9])
+    for yi, (_, v) in zip(y, rows):
+        ax.text(v + top * 0.01, yi, fmt_si(v, "s"), va="center", fontsize=8)
+    ax.set_xlim(0, top * 1.25)
+    ax.set_xlabel("seconds per image (median)")
+    cyc = med.get("compute_cycles")
+    extra = f", {cyc:.0f} core cycles" if cyc else ""
+    ax.set_title(title or f"timing split · board {s.board} · {len(s)} image{'s' if len(s) != 1 else ''}{extra}",
+                 fontsize=9)
+    fig.tight_layout()
+    return fig
