@@ -62,12 +62,12 @@ def bench_board(board, checkpoint: str, params, images: int, seed: int = 0) -> d
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--sizes", type=int, nargs="+", default=[256, 1024])
-    ap.add_argument("--images", type=int, default=5)
-    ap.add_argument("--boards", nargs="+", default=["golden", "tcp", "sim"], choices=["golden", "tcp", "sim"])
-    ap.add_argument("--simulator", default="verilator", choices=["verilator", "icarus"])
-    ap.add_argument("--out", default=os.path.join(REPO, "benchmarks", "results", "boards.md"))
+    ap = argparse.ArgumentParser(prog="python benchmarks/bench_boards.py", description=__doc__.split("\n")[0])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[256, 1024], help="model sizes n (default 256 1024)")
+    ap.add_argument("--images", type=int, default=5, help="timed images per board (default 5)")
+    ap.add_argument("--boards", nargs="+", default=["golden", "tcp", "sim"], choices=["golden", "tcp", "sim"], help="boards to time (default: all three)")
+    ap.add_argument("--simulator", default="verilator", choices=["verilator", "icarus"], help="sim board: simulator")
+    ap.add_argument("--out", default=os.path.join(REPO, "benchmarks", "results", "boards.md"), help="results file (default benchmarks/results/boards.md)")
     args = ap.parse_args(argv)
     rows = []
     fmt = get_format("pynq-z2-n1024")

@@ -30,14 +30,14 @@ from sim.images import random_image  # noqa: E402
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--n", type=int, default=1024)
-    ap.add_argument("--n-cond", type=int, default=8)
-    ap.add_argument("--lanes", type=int, default=64)
-    ap.add_argument("--format", default="pynq-z2-n1024")
-    ap.add_argument("--images", type=int, default=3)
-    ap.add_argument("--steps", type=int, default=10)
-    ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "bench_cycles.json"))
+    ap = argparse.ArgumentParser(prog="python benchmarks/bench_cycles.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", type=int, default=1024, help="main oscillators (default 1024)")
+    ap.add_argument("--n-cond", type=int, default=8, help="conditioning oscillators (default 8)")
+    ap.add_argument("--lanes", type=int, default=64, help="MAC lanes (default 64)")
+    ap.add_argument("--format", default="pynq-z2-n1024", help="numerics format (default pynq-z2-n1024)")
+    ap.add_argument("--images", type=int, default=3, help="images to run (default 3)")
+    ap.add_argument("--steps", type=int, default=10, help="Euler steps per image (default 10)")
+    ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "bench_cycles.json"), help="results file (default benchmarks/results/bench_cycles.json)")
     a = ap.parse_args(argv)
     p = HardwareParams(a.n, a.n_cond, a.lanes, get_format(a.format))
     res = {"params": p.to_dict(), "mac_cycles_per_step": p.mac_cycles_per_step}

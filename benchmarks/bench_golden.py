@@ -28,7 +28,13 @@ def random_image(n, m, classes, spec, seed=0):
     return quantize(eff, HardwareParams(n, m, 64, spec), 0.1, 10)
 
 
-def main():
+def main(argv=None) -> int:
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python benchmarks/bench_golden.py", description=__doc__.split("\n")[0])
+    ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "golden.md"),
+                    help="results file (default benchmarks/results/golden.md)")
+    args = ap.parse_args(argv)
     rows = []
     for fmt in ("default", "pynq-z2-n1024"):
         img = random_image(1024, 8, 10, FORMATS[fmt])
@@ -47,8 +53,10 @@ def main():
     best = max(r for *_, r in rows)
     lines += ["", f"Best: {best:.0f} images/s ({best / 100:.1f}x the 100 images/s target).",
               "Regenerate: `python benchmarks/bench_golden.py`."]
-    write_atomic(os.path.join(os.path.dirname(__file__), "results", "golden.md"), "\n".join(lines) + "\n")
+    write_atomic(args.out, "\n".join(lines) + "\n")
+    print(f"wrote {args.out}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

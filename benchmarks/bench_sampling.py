@@ -97,13 +97,13 @@ def torch_details() -> str:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--config", default="cifar10-n1024")
-    ap.add_argument("--batches", default="1,64,256")
-    ap.add_argument("--repeats", type=int, default=5)
+    ap = argparse.ArgumentParser(prog="python benchmarks/bench_sampling.py", description=__doc__.split("\n")[0])
+    ap.add_argument("--config", default="cifar10-n1024", help="model config (default cifar10-n1024)")
+    ap.add_argument("--batches", default="1,64,256", help="comma-separated batch sizes (default 1,64,256)")
+    ap.add_argument("--repeats", type=int, default=5, help="timed repeats per batch size, median reported (default 5)")
     ap.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's choice)")
     ap.add_argument("--compile", action="store_true", help="also time torch.compile of our sampler")
-    ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "sampling.md"))
+    ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "sampling.md"), help="results file (default benchmarks/results/sampling.md)")
     args = ap.parse_args(argv)
     from tqdm import tqdm
 

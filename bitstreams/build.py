@@ -145,7 +145,7 @@ def make_manifest(out: Path, cfg: BoardConfig, config: str, fmt_name: str, resou
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(prog="python -m bitstreams.build", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--config", required=True, choices=sorted(CONFIGS), help="board configuration")
     ap.add_argument("--out", help="output directory (default build/bitstreams/<config>)")
     ap.add_argument("--n", type=int, help="override n (a smaller core for tests; the name gets a suffix)")

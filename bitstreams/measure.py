@@ -107,7 +107,7 @@ def load_resources(path: str | None, params: HardwareParams, P: ParamSet) -> Res
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(prog="python -m bitstreams.measure", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--board", default="golden", help="golden | sim | pynq-z2 | tcp://HOST:PORT | serial://...")
     ap.add_argument("--checkpoint", help="our .safetensors checkpoint (default: a random-init model of size --n)")
     ap.add_argument("--n", type=int, default=1024, help="oscillators when no checkpoint is given (CIFAR recipe)")
@@ -123,7 +123,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", help="output dir (default runs/measure/<board>)")
     ap.add_argument("--no-bitstream-check", action="store_true",
                     help="skip bitstreams.manifest.check_bitstream (a .bit without a matching build manifest)")
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seed", type=int, default=0, help="seed of the initial phases (and of the random model without --checkpoint; default 0)")
     ap.add_argument("--threads", type=int, default=1, help="torch threads for the decoder (1: stable timings on a "
                     "shared host)")
     args = ap.parse_args(argv)

@@ -268,7 +268,7 @@ def load_pynq_z2_resources(path: str | None) -> Resources | None:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(prog="python -m bitstreams.roadmap", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--no-measure", action="store_true", help=f"reuse {CPU_JSON.relative_to(REPO_ROOT)}")
     ap.add_argument("--cpu-json", default=str(CPU_JSON), help="CPU timings to read/write")
     ap.add_argument("--gpu-json", help="measured GPU numbers per config (replace the estimate)")
@@ -276,8 +276,8 @@ def main(argv=None) -> int:
                     f"{RESOURCES_JSON.relative_to(REPO_ROOT)} if present, else the analytic estimate)")
     ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="override a parameter")
     ap.add_argument("--analog-json", default=None, help="analog sweep results (default docs/analog/analog-sweep.json)")
-    ap.add_argument("--doc", default=str(DOC))
-    ap.add_argument("--fig-dir", default=str(FIG_DIR))
+    ap.add_argument("--doc", default=str(DOC), help="Markdown page to write (default docs/roadmap.md)")
+    ap.add_argument("--fig-dir", default=str(FIG_DIR), help="directory for the plots (default docs/figures)")
     args = ap.parse_args(argv)
     try:
         P = ParamSet().with_overrides(**parse_overrides(args.set))

@@ -163,26 +163,27 @@ def make_board(name: str, args) -> Board:
 
     params = None
     if args.n is not None:
-        from fixedpoint.spec import HardwareParams, get_format
+        from fixedpoint.spec import default_build
 
-        params = HardwareParams(args.n, args.n_cond, args.lanes, get_format(args.format))
+        params = default_build(args.n, args.n_cond, args.format, args.lanes)
     return open_board(name, params=params, bitfile=args.bitfile, simulator=args.simulator)
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m host.agent", description=__doc__.split("\n")[0])
-    ap.add_argument("--board", default="golden", choices=["golden", "pynq-z2", "sim"])
+    ap.add_argument("--board", default="golden", choices=["golden", "pynq-z2", "sim"], help="board to serve (default golden)")
     g = ap.add_mutually_exclusive_group(required=True)
     g.add_argument("--listen", metavar="HOST:PORT", help="serve over TCP (port 0 picks a free port)")
     g.add_argument("--serial", metavar="DEVICE", help="serve over a serial port, e.g. /dev/ttyPS0")
     g.add_argument("--fd", type=int, help=argparse.SUPPRESS)  # an inherited descriptor (tests)
-    ap.add_argument("--baud", type=int, default=115200)
+    ap.add_argument("--baud", type=int, default=115200, help="serial line rate (default 115200)")
     ap.add_argument("--bitfile", default=None, help="pynq-z2: overlay .bit (with its .hwh beside it)")
-    ap.add_argument("--simulator", default="verilator", choices=["verilator", "icarus"])
+    ap.add_argument("--simulator", default="verilator", choices=["verilator", "icarus"], help="sim board: simulator")
     ap.add_argument("--n", type=int, default=None, help="sim/golden: core build to model (with --lanes, --format)")
-    ap.add_argument("--n-cond", type=int, default=8)
-    ap.add_argument("--lanes", type=int, default=64)
-    ap.add_argument("--format", default="default")
+    ap.add_argument("--n-cond", type=int, default=8, help="sim/golden with --n: conditioning oscillators (default 8)")
+    ap.add_argument("--lanes", type=int, default=None, help="sim/golden with --n: MAC lanes (default: fixedpoint.spec.default_build)")
+    ap.add_argument("--format", default=None, help="sim/golden with --n: numerics format (default: fixedpoint.spec.default_build, "
+                    "the PYNQ-Z2 build for n=1024)")
     ap.add_argument("--once", action="store_true", help="exit after the first client disconnects")
     args = ap.parse_args(argv)
     try:

@@ -258,11 +258,11 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m model.checkpoint", description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
     imp = sub.add_parser("import-un0", help="convert an Un-0 .pt checkpoint to our .safetensors format")
-    imp.add_argument("src")
-    imp.add_argument("dst")
+    imp.add_argument("src", help="Un-0 .pt checkpoint (read with torch's weights-only unpickler)")
+    imp.add_argument("dst", help="our .safetensors file to write")
     imp.add_argument("--name", default=None, help="config name to store (default: derived from the shapes)")
     info = sub.add_parser("info", help="print config and tensor shapes of a .safetensors checkpoint")
-    info.add_argument("path")
+    info.add_argument("path", help="checkpoint to describe (.safetensors or Un-0 .pt)")
     args = ap.parse_args(argv)
     try:
         if args.cmd == "import-un0":

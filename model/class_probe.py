@@ -84,11 +84,11 @@ def class_probe(model: OscillatorGenerator, per_class: int = 200, seed: int = 0,
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m model.class_probe", description=__doc__.split("\n\n")[0])
-    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--checkpoint", required=True, help="our .safetensors checkpoint")
     p.add_argument("--per-class", type=int, default=200, help="samples per class (2/3 fit, 1/3 scored)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the initial phases and the split (default 0)")
     p.add_argument("--max-oscillators", type=int, default=1024, help="probe only the first M main oscillators")
-    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     a = p.parse_args(argv)
     if a.threads:
         torch.set_num_threads(a.threads)

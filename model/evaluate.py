@@ -323,18 +323,22 @@ def to_markdown(res: dict) -> str:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m model.evaluate", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--checkpoint", default="checkpoints/cifar10-n1024.safetensors")
+    p.add_argument("--checkpoint", default="checkpoints/cifar10-n1024.safetensors",
+                   help="checkpoint to evaluate (default: the bundled cifar10-n1024)")
     p.add_argument("--data", default=None, help="dataset (default: the checkpoint config's)")
-    p.add_argument("--data-root", default=None)
-    p.add_argument("--cache-dir", default=None)
+    p.add_argument("--data-root", default=None, help="dataset file/folder (default: the dataset's standard "
+                   "location, for CIFAR-10 ../shared/datasets/cifar10-jpeg.tar.gz next to the repository)")
+    p.add_argument("--cache-dir", default=None, help="where decoded datasets and the classifier are cached "
+                   "(default: the loader's cache directory)")
     p.add_argument("--num-samples", type=int, default=1000, help="N (CPU Inception ~0.3 s/image at 2 threads)")
-    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--seed", type=int, default=42, help="sampling seed (default 42)")
     p.add_argument("--metrics", default="fid,kid,acc", help="comma list of fid, kid, acc")
-    p.add_argument("--classifier-epochs", type=int, default=4)
-    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--classifier-epochs", type=int, default=4, help="epochs of the in-project accuracy classifier "
+                   "when it is not cached (default 4)")
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     p.add_argument("--out-json", default=None, help="default out/<checkpoint name>.eval.json")
     p.add_argument("--out-md", default=None, help="default out/<checkpoint name>.eval.md")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
     a = p.parse_args(argv)
     if a.threads:
         torch.set_num_threads(a.threads)

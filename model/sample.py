@@ -102,15 +102,15 @@ def main(argv=None) -> int:
     ap.add_argument("--class", dest="cls", default=None,
                     help="class name/index, comma-separated list, or 'all' (default: cycle all classes)")
     ap.add_argument("--n", type=int, default=16, help="number of images (default 16)")
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seed", type=int, default=0, help="initial-phase seed; host.run --seed gives a board the same start")
     ap.add_argument("--out", required=True, help="PNG grid path")
     ap.add_argument("--nrow", type=int, default=None, help="images per grid row (default ~sqrt(n))")
     ap.add_argument("--scale", type=int, default=2, help="pixel zoom of the saved grid (default 2)")
-    ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--batch-size", type=int, default=64, help="images per forward pass (default 64; results do not depend on it)")
     ap.add_argument("--steps-strip", default=None, help="PNG: decoded image after every solver step")
     ap.add_argument("--gif", default=None, help="GIF of the decoded grid over the solver steps")
     ap.add_argument("--order-plot", default=None, help="PNG plot of the order parameter r(t)")
-    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--device", default="cpu", help="torch device (default cpu)")
     args = ap.parse_args(argv)
     if args.n < 1 or args.batch_size < 1:
         ap.error("--n and --batch-size must be >= 1")

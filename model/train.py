@@ -138,13 +138,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, required=True, help="total optimizer steps (the LR schedule spans them)")
     p.add_argument("--batch-size", type=int, default=256, help="real batch per rank = generated batch per rank")
     p.add_argument("--lr", type=float, default=None, help="peak LR (default: Un-0's for released configs, else 2e-3)")
-    p.add_argument("--warmup-frac", type=float, default=0.1)
-    p.add_argument("--weight-decay", type=float, default=1e-3)
-    p.add_argument("--betas", type=float, nargs=2, default=(0.9, 0.95))
-    p.add_argument("--grad-clip", type=float, default=1.0)
+    p.add_argument("--warmup-frac", type=float, default=0.1, help="share of steps with linear LR warm-up (default 0.1)")
+    p.add_argument("--weight-decay", type=float, default=1e-3, help="AdamW weight decay (default 1e-3)")
+    p.add_argument("--betas", type=float, nargs=2, default=(0.9, 0.95), help="AdamW betas (default 0.9 0.95)")
+    p.add_argument("--grad-clip", type=float, default=1.0, help="gradient-norm clip (default 1.0)")
     p.add_argument("--extractor", default="effnet", help=EXTRACTOR_HELP)
     p.add_argument("--effnet-resize", type=int, default=DEFAULT_EFFNET_RESIZE, help="EfficientNet input side (CPU: 64)")
-    p.add_argument("--effnet-stages", type=int, nargs="+", default=[3, 5, 7])
+    p.add_argument("--effnet-stages", type=int, nargs="+", default=[3, 5, 7],
+                   help="EfficientNet-Lite0 stages whose features the drifting loss uses (default 3 5 7)")
     p.add_argument("--grid", type=int, default=4, help="pooled grid per feature map (views = grid^2 per layer)")
     p.add_argument("--dinov2-repo", default=None, help="local clone of facebookresearch/dinov2 (state-dict weights)")
     p.add_argument("--pixel-weight", type=float, default=None,
@@ -152,8 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--feature-weight", type=float, default=1.0, help="weight of the extractor views (all groups)")
     p.add_argument("--queue-size", type=int, default=2048, help="queue slots per class")
     p.add_argument("--num-pos", type=int, default=64, help="positives per class per step")
-    p.add_argument("--gamma", type=float, default=GAMMA)
-    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--gamma", type=float, default=GAMMA, help=f"share of negatives drawn from other classes (mixture (1-gamma) q(.|c) + gamma p_data; default {GAMMA})")
+    p.add_argument("--seed", type=int, default=42, help="training seed (default 42)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
     p.add_argument("--precision", choices=("fp32", "bf16"), default=None, help="bf16 autocast (CUDA only; default bf16 on CUDA)")
@@ -164,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--log", default=None, help="JSONL log (default <out-dir>/log.jsonl)")
     p.add_argument("--ckpt-every", type=int, default=500, help="checkpoint every N steps")
     p.add_argument("--ckpt-minutes", type=float, default=5.0, help="also checkpoint every M minutes of wall clock")
-    p.add_argument("--log-every", type=int, default=10)
+    p.add_argument("--log-every", type=int, default=10, help="steps between log lines (default 10)")
     p.add_argument("--max-minutes", type=float, default=None, help="stop (and checkpoint) after this wall time")
     p.add_argument("--resume", action="store_true", help="continue from --checkpoint and its .train-state.pt")
     p.add_argument("--init-from", default=None, help="start from these weights (fresh optimizer/schedule)")
@@ -176,7 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--probe-every", type=int, default=0,
                    help="every N steps (a multiple of --log-every) log the class probe of the settled phases "
                         "(model.class_probe, 50 starts per class): the loss value cannot show class progress")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
     return p
 
 

@@ -73,7 +73,7 @@ def add_param_args(ap: argparse.ArgumentParser) -> None:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(prog="python -m rtl.build", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_param_args(ap)
     ap.add_argument("--out", required=True, help="output directory")
     ap.add_argument("--lint", action="store_true", help="also run verilator --lint-only -Wall")

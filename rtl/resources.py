@@ -87,13 +87,13 @@ def report(params: HardwareParams, cells: dict, seconds: float, target: Hardware
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(prog="python -m rtl.resources", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--config", choices=sorted(CONFIGS), help="a named build (else give --n/--n-cond/--lanes)")
-    ap.add_argument("--n", type=int)
-    ap.add_argument("--n-cond", type=int)
-    ap.add_argument("--lanes", type=int)
-    ap.add_argument("--format", default="pynq-z2-n1024")
-    ap.add_argument("--out", required=True)
+    ap.add_argument("--n", type=int, help="main oscillators (with --n-cond, --lanes; instead of --config)")
+    ap.add_argument("--n-cond", type=int, help="conditioning oscillators")
+    ap.add_argument("--lanes", type=int, help="MAC lanes")
+    ap.add_argument("--format", default="pynq-z2-n1024", help="numerics format (fixedpoint.spec.FORMATS; default pynq-z2-n1024)")
+    ap.add_argument("--out", required=True, help="Markdown report to write (JSON beside it)")
     ap.add_argument("--timeout", type=int, default=3600, help="yosys time limit in seconds")
     a = ap.parse_args(argv)
     if a.config:
