@@ -12,7 +12,7 @@ import socket
 import time
 
 from .boards.base import BoardDisconnected, BoardTimeout
-from .protocol import ChecksumError, FrameReader, Message, ProtocolError, decode_frame, encode_frame
+from .protocol import MAX_PAYLOAD, ChecksumError, FrameReader, Message, ProtocolError, decode_frame, encode_frame
 
 CHUNK = 1 << 16
 
@@ -24,14 +24,17 @@ class Link:
     def read(self, size: int, timeout: float) -> bytes:
         raise NotImplementedError
 
-    def drain(self, quiet_s: float = 0.05) -> int:
-        """Discard input until the link is quiet for quiet_s (resynchronise after corruption)."""
+    def drain(self, quiet_s: float = 0.05, max_s: float = 2.0) -> int:
+        """Discard input until the link is quiet for quiet_s (resynchronise after corruption); gives up
+        after max_s so that a peer that never stops sending cannot hold the caller."""
         n = 0
-        while True:
+        end = time.monotonic() + max_s
+        while time.monotonic() < end:
             data = self.read(CHUNK, quiet_s)
             if not data:
-                return n
+                break
             n += len(data)
+        return n
 
     def close(self) -> None:
         pass
@@ -158,30 +161,35 @@ class SerialLink(Link):
 
 
 class Channel:
-    """Whole messages over a Link."""
+    """Whole messages over a Link. Every frame goes through host.protocol.decode_frame (schema checked);
+    `max_payload` bounds what one received message may hold."""
 
-    def __init__(self, link: Link):
+    def __init__(self, link: Link, max_payload: int = MAX_PAYLOAD):
         self.link = link
-        self.reader = FrameReader()
+        self.max_payload = max_payload
+        self.reader = FrameReader(max_payload)
 
     def send(self, msg: Message) -> None:
         self.link.write(encode_frame(msg))
 
     def recv(self, timeout: float) -> Message:
-        """The next message. BoardTimeout if none completes in time; ChecksumError / ProtocolError for a
-        bad frame (the caller decides whether to retry); BoardDisconnected if the link died."""
+        """The next message. `timeout` counts from the last byte received (inactivity), so a long frame on a
+        slow line is not cut off while its bytes keep arriving. BoardTimeout if the link stays silent that
+        long; ChecksumError / ProtocolError for a bad frame (the caller decides whether to retry);
+        BoardDisconnected if the link died."""
         deadline = time.monotonic() + timeout
         while True:
             frame = self.reader.next_frame()
             if frame is not None:
-                return decode_frame(frame)
+                return decode_frame(frame, max_payload=self.max_payload)
             left = deadline - time.monotonic()
             if left <= 0:
-                raise BoardTimeout(f"no complete message within {timeout:.1f} s "
+                raise BoardTimeout(f"no complete message within {timeout:.1f} s of silence "
                                    f"({self.reader.pending} bytes of a partial frame pending)")
             data = self.link.read(CHUNK, min(left, 0.5))
             if data:
                 self.reader.feed(data)
+                deadline = time.monotonic() + timeout
 
     def resync(self) -> None:
         """Forget buffered bytes and anything still arriving (after a corrupted frame)."""

@@ -7,12 +7,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from host.protocol import (HEADER, MAGIC, MAX_PAYLOAD, ChecksumError, FrameReader, Message, MsgType, ProtocolError,
+from host.protocol import (HEADER, MAGIC, MAX_PAYLOAD, ChecksumError, FrameReader, LimitError, Message, MsgType, ProtocolError,
                            decode_frame, encode_frame, image_from_message, image_message)
 
 
-def _roundtrip(msg, compress=None):
-    return decode_frame(encode_frame(msg, compress=compress))
+def _roundtrip(msg, compress=None, schema=False):
+    """Framing layer only (schema=False): arbitrary fields and arrays survive a round trip."""
+    return decode_frame(encode_frame(msg, compress=compress), schema=schema)
 
 
 def test_roundtrip_fields_and_arrays():
@@ -39,7 +40,7 @@ def test_every_single_byte_flip_is_caught():
         bad = bytearray(frame)
         bad[i] ^= 0x01
         with pytest.raises(ProtocolError):
-            decode_frame(bytes(bad))
+            decode_frame(bytes(bad), schema=False)
 
 
 def test_checksum_error_type_for_payload_damage():
@@ -66,9 +67,12 @@ def test_oversized_length_rejected_without_allocating():
     h = HEADER.pack(MAGIC, 1, int(MsgType.OK), 0, 1, MAX_PAYLOAD + 1)
     with pytest.raises(ProtocolError):
         decode_frame(h + b"\0" * 4)
-    r = FrameReader()  # a stream parser skips it instead of waiting for 64 MiB
-    r.feed(h + encode_frame(Message(MsgType.OK, {"i": 9})))
-    assert decode_frame(r.next_frame()).fields == {"i": 9}
+    r = FrameReader()  # a stream parser reports it (with its seq) instead of waiting for 64 MiB, then moves on
+    r.feed(h + encode_frame(Message(MsgType.OK, {"loaded": True}, seq=9)))
+    with pytest.raises(LimitError) as e:
+        r.next_frame()
+    assert e.value.seq == 1
+    assert decode_frame(r.next_frame()).fields == {"loaded": True}
 
 
 def test_reader_resynchronises_after_garbage_and_split_feeds():
@@ -81,7 +85,7 @@ def test_reader_resynchronises_after_garbage_and_split_feeds():
     for i in range(0, len(stream), 7):  # byte dribble
         r.feed(stream[i:i + 7])
         while (f := r.next_frame()) is not None:
-            got.append(decode_frame(f))
+            got.append(decode_frame(f, schema=False))
     assert [m.fields["i"] for m in got] == [1, 2]
     assert r.skipped >= len(b"noise") + len(bad_header)
 
@@ -166,7 +170,7 @@ _dtypes = st.sampled_from(["int8", "int16", "int32", "int64", "uint8", "uint32",
 def test_fuzz_roundtrip(fields, seq, specs, compress):
     rng = np.random.default_rng(len(specs))
     arrays = {f"a{i}": rng.integers(0, 100, size=shape).astype(dt) for i, (dt, shape) in enumerate(specs)}
-    got = decode_frame(encode_frame(Message(MsgType.RESULT, fields, arrays, seq), compress=compress))
+    got = decode_frame(encode_frame(Message(MsgType.RESULT, fields, arrays, seq), compress=compress), schema=False)
     assert got.fields == fields and got.seq == seq
     for k, a in arrays.items():
         assert got.arrays[k].dtype == a.dtype and got.arrays[k].shape == a.shape

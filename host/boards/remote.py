@@ -1,5 +1,10 @@
 """Remote boards: a host.agent reached over TCP (tcp://host:port) or a serial line
-(serial:///dev/ttyUSB0?baud=115200). Retries corrupted or lost frames; a dead link is a clear error."""
+(serial:///dev/ttyUSB0?baud=115200). Retries corrupted or lost frames; a dead link is a clear error.
+
+With a key (the `key` argument, `?key=PATH` in the URL, or $OSC_AGENT_KEY naming the key file) every
+connection starts with host.auth's mutual challenge-response: the host proves it holds the key and checks
+that the agent does too before it trusts any result. Every reply is checked against the protocol schema
+and against the request (shapes, lengths) before it is used; anything else is a BoardError."""
 from __future__ import annotations
 
 import socket
@@ -11,60 +16,138 @@ import numpy as np
 from fixedpoint.quantize import HardwareImage
 from fixedpoint.spec import HardwareParams
 
+from ..auth import KEY_ENV, KeyFileError, agent_proof, client_proof, key_from, new_nonce, verify
 from ..link import Channel, Link, SerialLink, SocketLink
 from ..protocol import ChecksumError, Message, MsgType, ProtocolError, image_message
 from .base import Board, BoardDisconnected, BoardError, BoardTimeout, CoreMismatch, ImageMismatch, RunResult
 
 KIND_ERRORS = {"image_mismatch": ImageMismatch, "core_mismatch": CoreMismatch, "timeout": BoardTimeout,
-               "value": ValueError, "protocol": BoardError, "board": BoardError}
+               "value": ValueError, "protocol": BoardError, "board": BoardError, "limit": BoardError,
+               "auth": BoardError, "busy": BoardError}
 
 
 class RemoteBoard(Board):
-    """Client side of the agent protocol. `timeout` bounds each request; `retries` resends per request."""
+    """Client side of the agent protocol. `timeout` bounds each request (seconds of silence on the link);
+    `retries` resends per request; `key` the shared secret (bytes) or None; `reopen` a callable that makes a
+    fresh Link (TCP), used when the agent has closed an idle connection."""
 
-    def __init__(self, link: Link, name: str, timeout: float = 60.0, retries: int = 3):
+    def __init__(self, link: Link, name: str, timeout: float = 60.0, retries: int = 3, key: bytes | None = None,
+                 reopen=None):
         self.name = name
         self.channel = Channel(link)
         self.timeout = timeout
         self.retries = retries
+        self._key = key
+        self._reopen = reopen
         self._seq = 0
-        self.stats = {"retries": 0, "requests": 0}
+        self.stats = {"retries": 0, "requests": 0, "reconnects": 0}
         self._closed = False
-        hello = self.request(Message(MsgType.HELLO), timeout=min(timeout, 30.0))
-        self.remote_info = hello.fields.get("info", {})
+        self._idle_s = None
+        self._last = time.monotonic()
+        hello = self._start_session()
+        self.remote_info = hello.fields["info"]
         p = self.remote_info.get("params")
         super().__init__(HardwareParams.from_dict(p) if p else None)
 
+    def _start_session(self) -> Message:
+        try:
+            if self._key is not None:
+                self._authenticate()
+            hello = self.request(Message(MsgType.HELLO), timeout=min(self.timeout, 30.0), _fresh=True)
+            if hello.type == MsgType.ERROR:
+                self._raise_error(hello)
+            if hello.type != MsgType.INFO:
+                raise BoardError(f"{self.name}: unexpected reply {hello.type.name} to HELLO")
+        except BaseException:
+            self.channel.close()
+            raise
+        self._idle_s = hello.fields.get("idle_s")
+        return hello
+
+    def _authenticate(self) -> None:
+        nc = new_nonce()
+        r = self.request(Message(MsgType.AUTH, {"client_nonce": nc}), timeout=min(self.timeout, 30.0), _fresh=True)
+        if r.type == MsgType.ERROR:
+            raise BoardError(f"{self.name}: authentication refused: {r.fields['message']}; start the agent with "
+                             "the same --key")
+        if r.type != MsgType.CHALLENGE:
+            raise BoardError(f"{self.name}: unexpected reply {r.type.name} to AUTH")
+        na = r.fields["agent_nonce"]
+        if not verify(agent_proof(self._key, nc, na), r.fields["agent_proof"]):
+            raise BoardError(f"{self.name}: the agent could not prove it holds our key: it has another key, or it "
+                             "is not our agent; refusing to use it")
+        r = self.request(Message(MsgType.PROVE, {"client_proof": client_proof(self._key, nc, na)}),
+                         timeout=min(self.timeout, 30.0), _fresh=True)
+        if r.type == MsgType.ERROR:
+            raise BoardError(f"{self.name}: {r.fields['message']}")
+        if r.type != MsgType.OK or not r.fields.get("authenticated"):
+            raise BoardError(f"{self.name}: unexpected reply {r.type.name} to PROVE")
+
     @classmethod
-    def open(cls, url: str, timeout: float | None = None, retries: int | None = None) -> "RemoteBoard":
+    def open(cls, url: str, timeout: float | None = None, retries: int | None = None,
+             key: bytes | str | None = None) -> "RemoteBoard":
+        """`key`: bytes, or the path of a key file; default `?key=PATH` in the URL, then $OSC_AGENT_KEY."""
         u = urlparse(url)
         q = {k: v[-1] for k, v in parse_qs(u.query).items()}
-        timeout = float(q.get("timeout", timeout or 60.0))
-        retries = int(q.get("retries", retries if retries is not None else 3))
+        try:
+            timeout = float(q.get("timeout", timeout or 60.0))
+            retries = int(q.get("retries", retries if retries is not None else 3))
+            baud = int(q.get("baud", 115200))
+        except ValueError:
+            raise ValueError(f"bad board URL {url!r}: timeout, retries and baud must be numbers") from None
+        if not (0 < timeout < 1e6) or not 0 <= retries <= 100 or baud <= 0:
+            raise ValueError(f"bad board URL {url!r}: need 0 < timeout, 0 <= retries <= 100, baud > 0")
+        try:
+            key = key if isinstance(key, bytes) else key_from(key or q.get("key"))
+        except KeyFileError as e:
+            raise ValueError(str(e)) from None
         if u.scheme == "tcp":
-            if not u.hostname or not u.port:
-                raise ValueError(f"bad board URL {url!r}: use tcp://HOST:PORT")
             try:
-                sock = socket.create_connection((u.hostname, u.port), timeout=min(timeout, 10.0))
-            except OSError as e:
-                raise BoardDisconnected(f"cannot reach the agent at {u.hostname}:{u.port} ({e}); start it with "
-                                        f"`python -m host.agent --board golden --listen {u.hostname}:{u.port}`") from None
-            sock.settimeout(None)
-            return cls(SocketLink(sock, f"agent at {u.hostname}:{u.port}"), url, timeout, retries)
+                host, port = u.hostname, u.port
+            except ValueError:
+                host = port = None
+            if not host or not port:
+                raise ValueError(f"bad board URL {url!r}: use tcp://HOST:PORT")
+
+            def connect():
+                try:
+                    sock = socket.create_connection((host, port), timeout=min(timeout, 10.0))
+                except OSError as e:
+                    raise BoardDisconnected(f"cannot reach the agent at {host}:{port} ({e}); start it with "
+                                            f"`python -m host.agent --board golden --listen {host}:{port}`") from None
+                sock.settimeout(None)
+                return SocketLink(sock, f"agent at {host}:{port}")
+
+            return cls(connect(), url, timeout, retries, key, reopen=connect)
         if u.scheme == "serial":
             dev = u.path or u.netloc
             if not dev:
                 raise ValueError(f"bad board URL {url!r}: use serial:///dev/ttyUSB0?baud=115200")
-            link = SerialLink.open(dev if "://" not in dev else dev, int(q.get("baud", 115200)))
-            return cls(link, url, timeout, retries)
+            link = SerialLink.open(dev, baud)
+            return cls(link, url, timeout, retries, key)
         raise ValueError(f"unknown remote board URL {url!r}: use tcp://HOST:PORT or serial:///dev/DEVICE?baud=N")
 
+    def _refresh_session(self) -> None:
+        """The agent ends a session after idle_s seconds of silence: start a new one before that bites."""
+        if self._idle_s is None or time.monotonic() - self._last < 0.8 * self._idle_s:
+            return
+        self.stats["reconnects"] += 1
+        if self._reopen is not None:
+            self.channel.close()
+            self.channel = Channel(self._reopen())
+        elif self._key is None:
+            return  # serial without a key: a new session needs no handshake
+        self._start_session()
+
     # ---- request/response with retries ----------------------------------------------------------------
-    def request(self, msg: Message, timeout: float | None = None) -> Message:
+    def request(self, msg: Message, timeout: float | None = None, _fresh: bool = False) -> Message:
+        """Send `msg` and return its reply (any type, ERROR included), retrying corrupted or lost frames."""
         if self._closed:
             raise BoardDisconnected(f"{self.name}: board is closed")
+        if not _fresh:
+            self._refresh_session()
         timeout = self.timeout if timeout is None else timeout
-        self._seq = (self._seq + 1) & 0xFFFFFFFF
+        self._seq = (self._seq + 1) & 0xFFFFFFFF or 1
         msg.seq = self._seq
         self.stats["requests"] += 1
         last = None
@@ -72,11 +155,11 @@ class RemoteBoard(Board):
             if attempt:
                 self.stats["retries"] += 1
             self.channel.send(msg)
-            deadline = time.monotonic() + timeout
             try:
                 while True:
-                    reply = self.channel.recv(max(0.0, deadline - time.monotonic()))
-                    if reply.seq == msg.seq or (reply.type == MsgType.ERROR and reply.fields.get("kind") in ("checksum", "protocol")):
+                    reply = self.channel.recv(timeout)
+                    if reply.seq == msg.seq or (reply.type == MsgType.ERROR and
+                                                (reply.seq == 0 or reply.fields["kind"] == "checksum")):
                         break  # else: a late answer to an earlier try; skip it
             except ChecksumError as e:
                 last = f"corrupted reply ({e})"
@@ -90,8 +173,9 @@ class RemoteBoard(Board):
                 last = f"no reply in {timeout:.1f} s ({e})"
                 self.channel.reader.clear()
                 continue
-            if reply.type == MsgType.ERROR and reply.fields.get("kind") in ("checksum", "protocol"):
-                last = f"agent received a corrupted request ({reply.fields.get('message')})"
+            self._last = time.monotonic()
+            if reply.type == MsgType.ERROR and reply.fields["kind"] == "checksum":
+                last = f"agent received a corrupted request ({reply.fields['message']})"
                 continue
             return reply
         if last and last.startswith("no reply"):
@@ -99,10 +183,11 @@ class RemoteBoard(Board):
                                "is the agent alive and the link up?")
         raise BoardError(f"{self.name}: {msg.type.name} failed after {self.retries + 1} tries: {last}")
 
-    @staticmethod
-    def _raise_error(reply: Message):
-        kind = reply.fields.get("kind", "board")
-        raise KIND_ERRORS.get(kind, BoardError)(f"agent: {reply.fields.get('message', 'unknown error')}")
+    def _raise_error(self, reply: Message):
+        kind = reply.fields["kind"]
+        hint = {"auth": f" (give the host the agent's key: ?key=PATH in the board URL or ${KEY_ENV})",
+                "limit": " (the agent's limits: see its --memory-mib and --max-steps)"}.get(kind, "")
+        raise KIND_ERRORS.get(kind, BoardError)(f"agent ({kind}): {reply.fields['message']}{hint}")
 
     # ---- Board API ---------------------------------------------------------------------------------------
     def info(self) -> dict:
@@ -110,13 +195,18 @@ class RemoteBoard(Board):
 
     def _load(self, image: HardwareImage) -> None:
         digest = image.digest()
-        r = self.request(Message(MsgType.HAS_IMAGE, {"digest": digest}))
+        r = self._expect(self.request(Message(MsgType.HAS_IMAGE, {"digest": digest})), MsgType.OK, "HAS_IMAGE")
+        if not r.fields.get("loaded"):
+            r = self._expect(self.request(image_message(image)), MsgType.OK, "LOAD_IMAGE")
+            if r.fields.get("digest") != digest:
+                raise BoardError(f"{self.name}: the agent acknowledged image {r.fields.get('digest')} instead of {digest}")
+
+    def _expect(self, r: Message, mtype: MsgType, what: str) -> Message:
         if r.type == MsgType.ERROR:
             self._raise_error(r)
-        if not r.fields.get("loaded"):
-            r = self.request(image_message(image))
-            if r.type == MsgType.ERROR:
-                self._raise_error(r)
+        if r.type != mtype:
+            raise BoardError(f"{self.name}: unexpected reply {r.type.name} to {what}")
+        return r
 
     def _remote_run(self, class_id, phases0, steps, trajectory):
         msg = Message(MsgType.RUN, {"digest": self._digest_for_run, "class_id": class_id, "steps": steps,
@@ -130,13 +220,20 @@ class RemoteBoard(Board):
         wall = time.perf_counter() - t0
         if r.type == MsgType.ERROR:
             self._raise_error(r)
-        if r.type != MsgType.RESULT or "phases" not in r.arrays:
+        if r.type != MsgType.RESULT:
             raise BoardError(f"{self.name}: unexpected reply {r.type.name} to RUN")
+        n_total = len(msg.arrays["phases0"])
+        phases, traj = r.arrays["phases"], r.arrays.get("trajectory")
+        if phases.shape != (n_total,) or (trajectory and (traj is None or traj.shape != (steps + 1, n_total))) \
+                or (not trajectory and traj is not None):
+            raise BoardError(f"{self.name}: the agent's RESULT has phases {phases.shape} and trajectory "
+                             f"{None if traj is None else traj.shape}; expected ({n_total},)"
+                             f"{f' and ({steps + 1}, {n_total})' if trajectory else ''}")
         timing = dict(r.fields.get("timing", {}))
         timing["link_s"] = max(0.0, wall - float(r.fields.get("agent_s", 0.0)))
         timing["total_s"] = wall
-        return RunResult(r.arrays["phases"].astype(np.int64), timing, bool(r.fields.get("overflow")),
-                         r.arrays.get("trajectory"))
+        return RunResult(phases.astype(np.int64), timing, bool(r.fields.get("overflow")),
+                         None if traj is None else traj.astype(np.int64))
 
     @property
     def _digest_for_run(self):
