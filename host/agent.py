@@ -299,7 +299,7 @@ def _refuse(conn: socket.socket, message: str) -> None:
 class _Session:
     """One connection (TCP) or one session on a serial line: authentication state, the retry cache, timers."""
 
-    MAX_UNAUTH_REQUESTS = 3
+    MAX_UNAUTH_REQUESTS = 1  # a request before authentication is answered, then the session ends
 
     def __init__(self, agent: Agent, link: Link, idle_timeout: float | None):
         self.agent, self.link, self.idle_timeout = agent, link, idle_timeout
@@ -335,6 +335,8 @@ class _Session:
                     a._count("protocol_errors")
                     kind = "limit" if self.authed else "auth"
                     if not self.error(kind, f"{e}{'' if self.authed else ' (before authentication)'}", e.seq):
+                        return
+                    if not self.authed and not self.strike():
                         return
                     continue
                 if raw is None:

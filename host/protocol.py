@@ -420,12 +420,12 @@ def _decode_frame(frame: bytes, max_payload, admit, schema) -> Message:
         fields, descs = _read_header(src, seq)
         if schema:
             check_fields(mt, fields, descs, seq)
-        body_len = sum(d["nbytes"] for d in descs)
-        if body_len > max_payload:
-            raise LimitError(f"{mt.name} declares {body_len} bytes of arrays, more than the receiver's "
-                             f"{max_payload}-byte limit", seq)
         if admit is not None:
             admit(mt, fields, descs)
+        body_len = sum(d["nbytes"] for d in descs)
+        if body_len > max_payload:
+            raise LimitError(f"{mt.name} declares {body_len / 2**20:.1f} MiB of arrays, more than the receiver's "
+                             f"{max_payload / 2**20:.1f} MiB limit", seq)
         body = src.read(body_len)
         arrays = _arrays(descs, body, src, seq)
     except zlib.error as e:

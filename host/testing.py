@@ -89,3 +89,28 @@ class FaultyLink(Link):
 
     def close(self) -> None:
         self.inner.close()
+
+
+class PacedLink(Link):
+    """Wraps a Link and writes at a serial line's pace: `baud` bits per second, 10 bits per byte (8N1),
+    in `chunk`-byte pieces. A pseudo-terminal moves bytes at memory speed; this makes it a 115200-baud line."""
+
+    def __init__(self, inner: Link, baud: int = 115200, chunk: int = 64):
+        self.inner, self.baud, self.chunk = inner, baud, chunk
+        self.written = 0
+
+    def write(self, data: bytes) -> None:
+        t0 = time.monotonic()
+        for i in range(0, len(data), self.chunk):
+            piece = data[i:i + self.chunk]
+            self.inner.write(piece)
+            self.written += len(piece)
+            ahead = t0 + (i + len(piece)) * 10 / self.baud - time.monotonic()
+            if ahead > 0:
+                time.sleep(ahead)
+
+    def read(self, size: int, timeout: float) -> bytes:
+        return self.inner.read(size, timeout)
+
+    def close(self) -> None:
+        self.inner.close()

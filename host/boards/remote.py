@@ -46,6 +46,7 @@ class RemoteBoard(Board):
         self._last = time.monotonic()
         hello = self._start_session()
         self.remote_info = hello.fields["info"]
+        self.agent_auth = bool(hello.fields.get("auth", False))
         p = self.remote_info.get("params")
         super().__init__(HardwareParams.from_dict(p) if p else None)
 
@@ -185,13 +186,12 @@ class RemoteBoard(Board):
 
     def _raise_error(self, reply: Message):
         kind = reply.fields["kind"]
-        hint = {"auth": f" (give the host the agent's key: ?key=PATH in the board URL or ${KEY_ENV})",
-                "limit": " (the agent's limits: see its --memory-mib and --max-steps)"}.get(kind, "")
+        hint = {"limit": " (the agent's limits: see its --memory-mib and --max-steps)"}.get(kind, "")
         raise KIND_ERRORS.get(kind, BoardError)(f"agent ({kind}): {reply.fields['message']}{hint}")
 
     # ---- Board API ---------------------------------------------------------------------------------------
     def info(self) -> dict:
-        return dict(self.remote_info, board=self.name, remote_board=self.remote_info.get("board"))
+        return dict(self.remote_info, board=self.name, remote_board=self.remote_info.get("board"), auth=self.agent_auth)
 
     def _load(self, image: HardwareImage) -> None:
         digest = image.digest()
