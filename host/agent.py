@@ -125,8 +125,9 @@ class Agent:
         self._stats_lock = threading.Lock()
         self._stop = threading.Event()
         self.active = 0
+        self._sessions: set = set()
         self.stats = {"requests": 0, "errors": 0, "protocol_errors": 0, "auth_failures": 0, "sessions": 0,
-                      "refused_clients": 0, "dropped_partial": 0, "timeouts": 0}
+                      "refused_clients": 0, "evicted": 0, "dropped_partial": 0, "timeouts": 0}
 
     @property
     def requests(self) -> int:
@@ -178,7 +179,8 @@ class Agent:
         if t == MsgType.HELLO:
             return Message(MsgType.INFO, {"info": self.board.info(), "protocol": PROTOCOL_VERSION,
                                           "images": list(self.images), "auth": self.key is not None,
-                                          "idle_s": lim.idle_timeout})
+                                          "idle_s": lim.idle_timeout,
+                                          "stats": dict(self.stats, active=self.active, cache_bytes=self.cache_bytes)})
         if t == MsgType.HAS_IMAGE:
             return Message(MsgType.OK, {"loaded": f["digest"] in self.images})
         if t == MsgType.LOAD_IMAGE:
@@ -259,7 +261,9 @@ class Agent:
                     continue
                 conn.settimeout(None)
                 name = f"{peer[0]}:{peer[1]}"
-                if len(threads) >= self.limits.max_clients or (once and served):
+                if len(threads) >= self.limits.max_clients and not (once and served) and self._evict_one():
+                    self.log(f"client {name} accepted in place of a connection that had not authenticated")
+                elif len(threads) >= self.limits.max_clients or (once and served):
                     self._count("refused_clients")
                     self.log(f"client {name} refused: {len(threads)} clients connected (limit {self.limits.max_clients})")
                     _refuse(conn, f"the agent is serving {len(threads)} clients (its limit); try again later")
@@ -273,6 +277,19 @@ class Agent:
             self._stop.set()
             for th in threads:
                 th.join(2.0)
+
+    def _evict_one(self, min_age: float = 0.5) -> bool:
+        """All slots taken: end the oldest session that has not authenticated (or, without a key, sent a
+        request) for min_age seconds, so that silent connections cannot lock honest clients out."""
+        now = time.monotonic()
+        with self._stats_lock:
+            idle = [s for s in self._sessions if not s.established and not s.evicted and now - s.started > min_age]
+            if not idle:
+                return False
+            victim = min(idle, key=lambda s: s.started)
+            victim.evicted = True
+            self.stats["evicted"] += 1
+        return True
 
     def _serve_conn(self, conn: socket.socket, name: str) -> None:
         self.log(f"client {name} connected")
@@ -310,7 +327,13 @@ class _Session:
         self.strikes = 0
         self.started = self.last_byte = time.monotonic()
         self.requests = 0
+        self.evicted = False
         self.last_seq, self.last_reply = None, None
+
+    @property
+    def established(self) -> bool:
+        """Authenticated (with a key) or past its first request (without one)."""
+        return self.authed and (self.agent.key is not None or self.requests > 0)
 
     def send(self, msg: Message) -> bool:
         try:
@@ -327,8 +350,9 @@ class _Session:
         a._count("sessions")
         with a._stats_lock:
             a.active += 1
+            a._sessions.add(self)
         try:
-            while not a._stop.is_set():
+            while not a._stop.is_set() and not self.evicted:
                 try:
                     raw = self.reader.next_frame()
                 except LimitError as e:
@@ -348,6 +372,7 @@ class _Session:
         finally:
             with a._stats_lock:
                 a.active -= 1
+                a._sessions.discard(self)
 
     def wait_for_bytes(self, lim: Limits) -> bool:
         """Read what arrives; apply the inactivity timers. False when the session is over."""

@@ -149,7 +149,7 @@ NONCE = _Check("64 lowercase hex digits", DIGEST.ok)
 TEXT = _Check("a string of at most 4096 characters", lambda v: isinstance(v, str) and len(v) <= 4096)
 OBJECT = _Check("a JSON object", lambda v: isinstance(v, dict))
 PARAMS = _Check("a hardware-params object {n, n_cond, lanes, spec} that fixedpoint.spec accepts", _params_ok)
-TIMING = _Check("an object of finite numbers",
+NUMBERS = TIMING = _Check("an object of finite numbers",
                 lambda v: isinstance(v, dict) and len(v) <= 64 and all(_is_num(x) for x in v.values()))
 DIGESTS = _Check("a list of digests", lambda v: isinstance(v, list) and len(v) <= 1024 and all(DIGEST.ok(x) for x in v))
 INFO = _Check("an object with 'board' (string) and 'params' (null or hardware params)",
@@ -165,7 +165,7 @@ def _opt(c: _Check) -> _Check:
 #: every array of a message must have an integer dtype (INT_DTYPES). Replies may also carry agent_s.
 MESSAGE_SCHEMA: dict[MsgType, tuple[dict, dict, dict, dict]] = {
     MsgType.HELLO: ({}, {}, {}, {}),
-    MsgType.INFO: ({"info": INFO, "protocol": INT}, {"images": DIGESTS, "auth": BOOL, "idle_s": NUM}, {}, {}),
+    MsgType.INFO: ({"info": INFO, "protocol": INT}, {"images": DIGESTS, "auth": BOOL, "idle_s": NUM, "stats": NUMBERS}, {}, {}),
     MsgType.HAS_IMAGE: ({"digest": DIGEST}, {}, {}, {}),
     MsgType.LOAD_IMAGE: ({"params": PARAMS, "dt": NUM, "num_steps": COUNT, "gain_shift": INT, "digest": DIGEST},
                          {"model_config": _opt(OBJECT)},

@@ -99,7 +99,8 @@ def _exchange(sock, frames: list[bytes], hello_seq=0x7777):
     while True:
         try:
             m = ch.recv(5.0)
-        except BoardError:
+        except BoardError as e:
+            _exchange.last_error = e
             return None
         replies.append(m)
         if m.type == MsgType.INFO and m.seq == hello_seq:
@@ -178,7 +179,7 @@ def _hostile_fields(draw, mtype):
 @st.composite
 def hostile_frames(draw, types=tuple(MsgType)):
     """A correctly framed, checksummed frame whose message is wrong in any way (or occasionally right)."""
-    mtype = draw(st.sampled_from(types) | st.integers(0, 255))
+    mtype = draw(st.sampled_from(types) | st.integers(0, 255).filter(lambda t: t in types or t not in set(MsgType)))
     fields = draw(_hostile_fields(mtype)) if mtype in MsgType.__members__.values() else draw(_any)
     if draw(st.booleans()):  # real arrays, wrong dtypes / shapes / names
         arrays = {draw(st.sampled_from(["phases0", "phases", "trajectory", "k", "zz"])):
@@ -224,7 +225,7 @@ def test_fuzz_agent_answers_and_keeps_serving(inproc_agent, frames):
     a, b, th = inproc_agent.session()
     try:
         replies = _exchange(a, frames)
-        assert replies is not None, "the agent ended the session"
+        assert replies is not None, f"the agent ended the session: {_exchange.last_error}"
         assert replies[-1].fields["info"]["board"] == "golden"
     finally:
         a.close()
@@ -261,7 +262,7 @@ class _FakeAgent:
             peer.close()
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.data())
 def test_fuzz_host_gets_a_clean_board_error_for_any_reply(image, data):
     frame_for = data.draw(hostile_frames(types=(MsgType.RESULT, MsgType.ERROR, MsgType.OK, MsgType.INFO)))
@@ -569,3 +570,22 @@ def test_multi_second_upload_at_115200_baud_over_a_pty():
         os.close(slave)
     assert link.written > 40_000 and upload_s > 2.5  # really a multi-second upload
     assert agent.stats["dropped_partial"] == 0
+
+
+def test_host_renews_a_session_the_agent_closed_for_idleness(image, golden):
+    """The agent announces idle_s; a host idle for longer reconnects by itself instead of failing."""
+    agent = Agent(GoldenBoard(), log=lambda s: None, limits=Limits(idle_timeout=1.0))
+    port = []
+    th = threading.Thread(target=agent.serve_tcp, args=("127.0.0.1", 0), kwargs={"ready": port.append}, daemon=True)
+    th.start()
+    try:
+        while not port:
+            time.sleep(0.01)
+        with RemoteBoard.open(f"tcp://127.0.0.1:{port[0]}", timeout=5) as b:
+            b.load_image(image)
+            time.sleep(1.6)  # the agent has closed the connection by now
+            np.testing.assert_array_equal(b.run(0, golden[0][0]).phases, golden[1][0])
+            assert b.stats["reconnects"] == 1 and agent.stats["timeouts"] >= 1
+    finally:
+        agent.stop()
+        th.join(5)

@@ -21,9 +21,13 @@ from ..link import Channel, Link, SerialLink, SocketLink
 from ..protocol import ChecksumError, Message, MsgType, ProtocolError, image_message
 from .base import Board, BoardDisconnected, BoardError, BoardTimeout, CoreMismatch, ImageMismatch, RunResult
 
+class AgentBusy(BoardError):
+    """The agent serves as many connections as its limit allows; try again later."""
+
+
 KIND_ERRORS = {"image_mismatch": ImageMismatch, "core_mismatch": CoreMismatch, "timeout": BoardTimeout,
                "value": ValueError, "protocol": BoardError, "board": BoardError, "limit": BoardError,
-               "auth": BoardError, "busy": BoardError}
+               "auth": BoardError, "busy": AgentBusy}
 
 
 class RemoteBoard(Board):
@@ -47,8 +51,16 @@ class RemoteBoard(Board):
         hello = self._start_session()
         self.remote_info = hello.fields["info"]
         self.agent_auth = bool(hello.fields.get("auth", False))
+        self.agent_stats = hello.fields.get("stats", {})
         p = self.remote_info.get("params")
         super().__init__(HardwareParams.from_dict(p) if p else None)
+
+    def agent_status(self) -> dict:
+        """The agent's counters now (requests, errors, sessions, timeouts, cache_bytes, ...), from a HELLO."""
+        r = self.request(Message(MsgType.HELLO))
+        if r.type != MsgType.INFO:
+            raise BoardError(f"{self.name}: unexpected reply {r.type.name} to HELLO")
+        return r.fields.get("stats", {})
 
     def _start_session(self) -> Message:
         try:
@@ -68,9 +80,10 @@ class RemoteBoard(Board):
     def _authenticate(self) -> None:
         nc = new_nonce()
         r = self.request(Message(MsgType.AUTH, {"client_nonce": nc}), timeout=min(self.timeout, 30.0), _fresh=True)
+        if r.type == MsgType.ERROR and r.fields["kind"] == "busy":
+            self._raise_error(r)
         if r.type == MsgType.ERROR:
-            raise BoardError(f"{self.name}: authentication refused: {r.fields['message']}; start the agent with "
-                             "the same --key")
+            raise BoardError(f"{self.name}: authentication refused: {r.fields['message']}")
         if r.type != MsgType.CHALLENGE:
             raise BoardError(f"{self.name}: unexpected reply {r.type.name} to AUTH")
         na = r.fields["agent_nonce"]
@@ -119,7 +132,13 @@ class RemoteBoard(Board):
                 sock.settimeout(None)
                 return SocketLink(sock, f"agent at {host}:{port}")
 
-            return cls(connect(), url, timeout, retries, key, reopen=connect)
+            for wait in (0.2, 0.5, 1.0, 2.0, None):  # a full agent frees slots within seconds
+                try:
+                    return cls(connect(), url, timeout, retries, key, reopen=connect)
+                except AgentBusy:
+                    if wait is None:
+                        raise
+                    time.sleep(wait)
         if u.scheme == "serial":
             dev = u.path or u.netloc
             if not dev:
