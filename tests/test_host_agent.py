@@ -12,8 +12,6 @@ import os
 import socket
 import stat
 import struct
-import subprocess
-import sys
 import threading
 import time
 import tty

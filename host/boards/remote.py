@@ -16,7 +16,7 @@ import numpy as np
 from fixedpoint.quantize import HardwareImage
 from fixedpoint.spec import HardwareParams
 
-from ..auth import KEY_ENV, KeyFileError, agent_proof, client_proof, key_from, new_nonce, verify
+from ..auth import KeyFileError, agent_proof, client_proof, key_from, new_nonce, verify
 from ..link import Channel, Link, SerialLink, SocketLink
 from ..protocol import ChecksumError, Message, MsgType, ProtocolError, image_message
 from .base import Board, BoardDisconnected, BoardError, BoardTimeout, CoreMismatch, ImageMismatch, RunResult
