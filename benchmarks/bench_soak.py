@@ -324,11 +324,12 @@ def plot(path: str, rss, t_attack: float, rate_series):
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="python benchmarks/bench_soak.py", description=__doc__.split("\n")[0])
     ap.add_argument("--duration", type=float, default=45.0, help="seconds in all (5..3600; default 45)")
     ap.add_argument("--clients", type=int, default=3, help="honest clients (1..6)")
     ap.add_argument("--n", type=int, default=128, help="oscillators of the random model (multiple of 8, 16..1024)")
-    ap.add_argument("--out", default=os.path.join(REPO, "benchmarks", "results", "soak.md"))
+    ap.add_argument("--out", default=os.path.join(REPO, "benchmarks", "results", "soak.md"),
+                    help="Markdown results file (default benchmarks/results/soak.md; a _rss.png plot beside it)")
     args = ap.parse_args(argv)
     if not 5 <= args.duration <= 3600:
         ap.error("--duration must be 5..3600 seconds")
