@@ -200,7 +200,8 @@ def render_markdown(result: dict, P: ParamSet) -> str:
     L += ["", "## 8. Parameters", "", "| name | value | unit | kind | source |", "|---|---|---|---|---|"]
     for p in result["params"]:
         L.append(f"| {p['name']} | {p['value']:g} | {p['unit']} | {p['kind']} | {p['source']} |")
-    L += ["", "Sources: /work/shared/docs/roadmap.md and hardware.md fact sheets (section numbers in the table), "
+    L += ["", "Sources: the primary source named in each row (RM §/HW § are sections of the project's roadmap and hardware "
+          "fact sheets, which record it), "
           "UG440 (XPE), UG473 (BRAM), UG585 (Zynq TRM), Moy et al. Nat. Electron. 2022, Horowitz ISSCC 2014 via "
           "EIE (arXiv 1602.01528), Kuon & Rose TCAD 2007. Power-model method: docs/power-model.md.", ""]
     return "\n".join(L)

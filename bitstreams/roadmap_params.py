@@ -3,7 +3,8 @@
 kind: "sourced" (read in the cited source), "derived" (arithmetic on sourced rows, see the note),
 "recalled" (from a known paper, not re-read: verify before publishing), "assumption" (our guess,
 replace when a measurement exists), "design" (a choice of this project, e.g. the PYNQ-Z2 build).
-Fact sheets: /work/shared/docs/roadmap.md (RM) and hardware.md (HW), section numbers given.
+RM §/HW § name sections of the project's roadmap and hardware fact sheets; each row's source names the primary
+document (data sheet, user guide, paper) they record.
 Change a value with ParamSet.with_overrides(name=value) or `python -m bitstreams.roadmap --set name=value`.
 """
 from __future__ import annotations

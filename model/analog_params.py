@@ -128,8 +128,8 @@ class AnalogParams:
         return (base or cls()).replace(**changes)
 
 
-#: axis -> (low, high, what, source): values reported for CMOS ring-oscillator arrays (roadmap fact sheet
-#: /work/shared/docs/roadmap.md §5, §6, §6b; "unverified" where the fact sheet says so). For *_bits the range is
+#: axis -> (low, high, what, source): values reported for CMOS ring-oscillator arrays (the project's roadmap fact
+#: sheet §5, §6, §6b, citing the chip papers listed in docs/roadmap.md; "unverified" where the fact sheet says so). For *_bits the range is
 #: what silicon has shown; for the others it is the spread a chip will have without extra design effort.
 TYPICAL_CMOS: dict[str, tuple[float, float, str, str]] = {
     "freq_mismatch": (0.01, 0.05, "untrimmed CMOS ring oscillators 1-5 % (unverified)", "fact sheet §6b"),

@@ -1,8 +1,8 @@
 """Model configurations for the Un-0-compatible oscillator generator.
 
 Pure Python (no torch, no numpy): board-side code imports this to know shapes and scales.
-Facts (sizes, defaults, release settings) follow the Un-0 fact sheet, docs/model.md and
-/work/shared/docs/un0-model.md sections 2, 4, 6 and 7.
+Facts (sizes, defaults, release settings) follow Un-0 (github.com/unconv-ai/Un-0, reference commit 11628e7, and
+its blog); see docs/model.md.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Data contract (un0-model.md §10): images as float in [-1, 1], shape (N, 3, H, W
 Datasets are held in memory as uint8 (N, 3, H, W) and converted per batch with :func:`to_float`, so that
 CIFAR-10's 50k training images cost 150 MB instead of 600 MB.
 
-Supported sources (formats in /work/shared/docs/data.md §3):
+Supported sources (CIFAR-10: Krizhevsky 2009, "Learning Multiple Layers of Features from Tiny Images"):
 
 * ``cifar10``        the JPEG tar ``../shared/datasets/cifar10-jpeg.tar.gz`` (read straight from the tar, decoded
                      once and cached as .npz), a ``cifar-10-batches-py`` folder (pickle batches), or a class-folder tree.
@@ -110,6 +110,16 @@ def _atomic_write_npz(path: Path, **arrays) -> None:
         np.savez(f, **arrays)
 
 
+def repo_relative(path: str | os.PathLike) -> str:
+    """A data or checkpoint location as results record it: relative to the repository root when it lies in the
+    repository's parent folder (e.g. ../shared/datasets/cifar10-jpeg.tar.gz), so no machine's prefix is stored."""
+    p = Path(path).resolve()
+    root = REPO_ROOT.resolve()
+    if p == root.parent or root.parent in p.parents:
+        return os.path.relpath(p, root)
+    return str(path)
+
+
 def _source_key(path: Path) -> str:
     st = path.stat()
     return hashlib.sha1(f"{path.resolve()}|{st.st_size}|{int(st.st_mtime)}".encode()).hexdigest()[:16]
@@ -182,7 +192,7 @@ def load_cifar10_tar(tar_path: str | os.PathLike, split: str = "train", cache_di
             labels = np.array([classes.index(t[0]) for t in items], dtype=np.int64)
             _atomic_write_npz(cache_files[s], images=imgs, labels=labels, classes=np.array(classes))
     with np.load(cache_files[split], allow_pickle=False) as z:
-        return ImageDataset(z["images"], z["labels"], [str(c) for c in z["classes"]], "cifar10", str(tar_path))
+        return ImageDataset(z["images"], z["labels"], [str(c) for c in z["classes"]], "cifar10", repo_relative(tar_path))
 
 
 def load_cifar10_python(root: str | os.PathLike, split: str = "train") -> ImageDataset:
@@ -213,7 +223,7 @@ def load_cifar10_python(root: str | os.PathLike, split: str = "train") -> ImageD
         with open(meta, "rb") as f:
             m = pickle.load(f, encoding="bytes")
         meta_names = [x.decode() if isinstance(x, bytes) else str(x) for x in m.get(b"label_names", meta_names)]
-    return ImageDataset(np.concatenate(imgs), np.concatenate(labels), meta_names, "cifar10", str(root))
+    return ImageDataset(np.concatenate(imgs), np.concatenate(labels), meta_names, "cifar10", repo_relative(root))
 
 
 def load_image_folder(root: str | os.PathLike, image_size: int | None = None, name: str = "imagefolder",
@@ -238,13 +248,13 @@ def load_image_folder(root: str | os.PathLike, image_size: int | None = None, na
     cache = (Path(cache_dir) if cache_dir is not None else DEFAULT_CACHE_DIR) / f"folder-{h.hexdigest()[:16]}-{image_size}.npz"
     if cache.is_file():
         with np.load(cache, allow_pickle=False) as z:
-            return ImageDataset(z["images"], z["labels"], [str(c) for c in z["classes"]], name, str(root))
+            return ImageDataset(z["images"], z["labels"], [str(c) for c in z["classes"]], name, repo_relative(root))
     imgs = [_decode_image(p.read_bytes(), image_size) for _, p in files]
     shapes = {im.shape for im in imgs}
     if len(shapes) != 1:
         raise DatasetError(f"{root}: images have different sizes {sorted(shapes)[:4]}; pass image_size to resize")
     labels = np.array([int(c) if integer_ids else classes.index(c) for c, _ in files], dtype=np.int64)
-    ds = ImageDataset(np.stack(imgs), labels, classes, name, str(root))
+    ds = ImageDataset(np.stack(imgs), labels, classes, name, repo_relative(root))
     _atomic_write_npz(cache, images=ds.images, labels=ds.labels, classes=np.array(classes))
     return ds
 

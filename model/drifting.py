@@ -1,6 +1,7 @@
 """Drifting loss (Deng et al., arXiv 2602.04770) as Un-0 uses it, and the per-class FIFO queue of real features.
 
-The equations follow /work/shared/docs/un0-model.md §9-§10 step by step; the code is our own.
+The equations follow the paper and Un-0's use of it (github.com/unconv-ai/Un-0, commit 11628e7) step by step;
+the code is our own.
 
 For one class c with generated features G (n_g, V, D), positives P (n_p, V, D) and other-class reals O (n_o, V, D):
 negatives N = [G ; O]; Euclidean distances G<->P and G<->N, divided by their mean (self pairs excluded, detached), a

@@ -32,7 +32,7 @@ import torch.nn.functional as F
 
 from fixedpoint.files import atomic_output, write_atomic
 from model.checkpoint import save_torch_atomic
-from model.data import DEFAULT_CACHE_DIR, ImageDataset, load_dataset, to_float, to_uint8
+from model.data import DEFAULT_CACHE_DIR, ImageDataset, load_dataset, repo_relative, to_float, to_uint8
 
 INCEPTION_SIZE = 299
 INCEPTION_DIM = 2048
@@ -256,7 +256,7 @@ def evaluate(checkpoint: str, data: str | None = None, data_root=None, num_sampl
     train = load_dataset(data, "train", data_root, cache_dir, progress)
     test = load_dataset(data, "test", data_root, cache_dir, progress)
     meta = read_metadata(checkpoint)
-    res = {"checkpoint": str(checkpoint), "config": cfg.name, "dataset": data, "num_samples": num_samples,
+    res = {"checkpoint": repo_relative(checkpoint), "config": cfg.name, "dataset": data, "num_samples": num_samples,
            "seed": seed, "checkpoint_meta": {k: v for k, v in meta.items() if k != "config"}}
     gen_u8, gen_y = generate(model, num_samples, cfg.num_classes, seed, progress=progress)
     if "fid" in metrics or "kid" in metrics:

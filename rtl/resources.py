@@ -2,7 +2,7 @@
 against the XC7Z020 (PYNQ-Z2), plus the cycle accounting. Yosys counts are estimates (Vivado maps differently).
 
     python -m rtl.resources --config pynq-z2 --out docs/resources.md
-    python -m rtl.resources --n 256 --n-cond 8 --lanes 16 --format pynq-z2-n1024 --out /tmp/res.md
+    python -m rtl.resources --n 256 --n-cond 8 --lanes 16 --format pynq-z2-n1024 --out out/res.md
 """
 from __future__ import annotations
 
