@@ -228,10 +228,12 @@ class Agent:
         raise ProtocolError(f"the agent does not handle {t.name} requests")
 
     # ---- serving a link ---------------------------------------------------------------------------------
-    def serve_link(self, link: Link, idle_timeout: float | None = None) -> None:
+    def serve_link(self, link: Link, idle_timeout: float | None = None, wait_for_peer: bool = False) -> None:
         """Serve one session on `link` until BYE, EOF, a failed authentication, stop(), or idle_timeout
-        seconds without a byte (default: limits.idle_timeout). Never raises for anything the peer sends."""
-        _Session(self, link, self.limits.idle_timeout if idle_timeout is None else idle_timeout).run()
+        seconds without a byte (default: limits.idle_timeout). wait_for_peer (serial lines): the session's
+        timers start with its first byte, so a line nobody talks to waits quietly. Never raises for anything
+        the peer sends."""
+        _Session(self, link, self.limits.idle_timeout if idle_timeout is None else idle_timeout, wait_for_peer).run()
 
     def serve_tcp(self, host: str, port: int, ready=None, once: bool = False) -> None:
         """Listen on host:port; each connection gets its own session thread (at most limits.max_clients)."""
@@ -318,7 +320,7 @@ class _Session:
 
     MAX_UNAUTH_REQUESTS = 1  # a request before authentication is answered, then the session ends
 
-    def __init__(self, agent: Agent, link: Link, idle_timeout: float | None):
+    def __init__(self, agent: Agent, link: Link, idle_timeout: float | None, wait_for_peer: bool = False):
         self.agent, self.link, self.idle_timeout = agent, link, idle_timeout
         lim = agent.limits
         self.authed = agent.key is None
@@ -326,6 +328,7 @@ class _Session:
         self.challenge: tuple[str, str] | None = None
         self.strikes = 0
         self.started = self.last_byte = time.monotonic()
+        self.waiting = wait_for_peer  # no byte yet on a line that may stay silent for days
         self.requests = 0
         self.evicted = False
         self.last_seq, self.last_reply = None, None
@@ -382,8 +385,13 @@ class _Session:
             return False
         now = time.monotonic()
         if data:
+            if self.waiting:
+                self.waiting = False
+                self.started = now
             self.reader.feed(data)
             self.last_byte = now
+            return True
+        if self.waiting:
             return True
         if self.reader.pending and now - self.last_byte > lim.frame_gap:  # inactivity, not frame length
             self.agent.log(f"dropping {self.reader.pending} bytes of an incomplete frame "
@@ -614,7 +622,7 @@ def main(argv=None) -> int:
                 return 2
             print(f"LISTENING {args.serial}", flush=True)
             while True:  # a serial line outlives its clients: serve the next session after BYE or idle
-                agent.serve_link(link)
+                agent.serve_link(link, wait_for_peer=True)
                 if args.once:
                     break
         else:

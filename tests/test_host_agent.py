@@ -587,3 +587,25 @@ def test_host_renews_a_session_the_agent_closed_for_idleness(image, golden):
     finally:
         agent.stop()
         th.join(5)
+
+
+def test_a_silent_serial_line_waits_quietly_then_serves(image, golden):
+    """On a serial line the timers start with the first byte: nobody talking for longer than the
+    authentication window is not a timeout, and the host that comes later is served."""
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    logs = []
+    agent = Agent(GoldenBoard(), log=logs.append, limits=Limits(first_request_s=0.5))
+    th = threading.Thread(target=agent.serve_link, args=(FdLink(master, "pty"),), kwargs={"wait_for_peer": True},
+                          daemon=True)
+    th.start()
+    try:
+        time.sleep(1.2)
+        assert th.is_alive() and agent.stats["timeouts"] == 0, logs
+        with open_board(f"serial://{os.ttyname(slave)}?baud=115200&timeout=10") as b:
+            b.load_image(image)
+            np.testing.assert_array_equal(b.run(0, golden[0][0]).phases, golden[1][0])
+        th.join(10)
+    finally:
+        os.close(master)
+        os.close(slave)
