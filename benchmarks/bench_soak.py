@@ -502,7 +502,8 @@ def main(argv=None) -> int:
                   + "; ".join(sorted(set(failures))[:5])]
     if honest_errors:
         lines += ["", "Honest failures: " + "; ".join(sorted({m for o in outs for m in o.get("messages", [])})[:5])]
-    write_atomic(args.out, "\n".join(lines) + "\n")
+    text = "\n".join(lines).replace(tmp, "<tmp>")  # the key files' temporary directory is no fact to record
+    write_atomic(args.out, text + "\n")
     print(f"wrote {args.out} and {png}: served {served}, wrong {wrong}, honest errors {honest_errors}, "
           f"crashes {0 if alive else 1}, hostile answered {h['answered']}/{h['frames sent']}")
     return 0 if alive and wrong == 0 and not honest_errors else 1

@@ -558,6 +558,8 @@ def parse_args(argv=None):
     args = ap.parse_args(argv)
     if not (args.listen or args.serial or args.fd is not None or args.make_key):
         ap.error("one of --listen HOST:PORT, --serial DEVICE or --make-key PATH is required")
+    if args.fd is not None and args.fd < 0:
+        ap.error("--fd must be an open file descriptor (>= 0)")
     if args.n is None and (args.n_cond or args.lanes or args.format):
         ap.error("--n-cond, --lanes and --format describe a core build: give --n too")
     if args.n is not None and args.board == "pynq-z2":

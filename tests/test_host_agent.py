@@ -609,3 +609,44 @@ def test_a_silent_serial_line_waits_quietly_then_serves(image, golden):
     finally:
         os.close(master)
         os.close(slave)
+
+
+def test_host_run_reports_a_malformed_reply_in_one_line(tmp_path, capsys):
+    """The issue's reply crash end to end: `python -m host.run` against an agent that answers RUN with the
+    descriptor whose dtype is a list exits 2 with one error line, no traceback, no PNG."""
+    from host.run import main as run_main
+    from host.testing import random_checkpoint
+
+    ckpt = random_checkpoint(str(tmp_path / "n64.safetensors"), "cifar10-n64")
+    srv = socket.create_server(("127.0.0.1", 0))
+    port = srv.getsockname()[1]
+
+    def fake_agent():
+        conn, _ = srv.accept()
+        ch = Channel(SocketLink(conn, "host"))
+        try:
+            while True:
+                m = ch.recv(10)
+                if m.type == MsgType.HELLO:
+                    ch.send(Message(MsgType.INFO, {"info": {"board": "fake", "params": None}, "protocol": 1}, seq=m.seq))
+                elif m.type == MsgType.HAS_IMAGE:
+                    ch.send(Message(MsgType.OK, {"loaded": True}, seq=m.seq))
+                elif m.type == MsgType.RUN:
+                    conn.sendall(_frame(MsgType.RESULT, ISSUE_FRAMES["dtype is a list"], b"\0" * 8, seq=m.seq))
+                else:
+                    return
+        except BoardError:
+            return
+        finally:
+            conn.close()
+
+    th = threading.Thread(target=fake_agent, daemon=True)
+    th.start()
+    out = tmp_path / "x.png"
+    code = run_main(["--board", f"tcp://127.0.0.1:{port}?retries=1&timeout=5", "--class", "cat", "--checkpoint", ckpt,
+                     "--out", str(out)])
+    err = capsys.readouterr().err.strip().splitlines()
+    th.join(10)
+    srv.close()
+    assert code == 2 and not out.exists()
+    assert err[-1].startswith("error:") and "malformed reply" in err[-1] and not any("Traceback" in e for e in err)
