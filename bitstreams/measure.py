@@ -146,14 +146,18 @@ def main(argv=None) -> int:
         from .manifest import check_bitstream
 
         check_bitstream(args.bitfile, params)  # refuses a bitstream from other sources or for other params
-    board = open_board(args.board, params, bitfile=args.bitfile)
+    from fixedpoint.status import status
+
+    with status(f"opening board {args.board}"):
+        board = open_board(args.board, params, bitfile=args.bitfile)
     try:
         bp = board.params or params
         t0 = time.perf_counter()
         image = image_from_checkpoint(args.checkpoint, params=bp) if args.checkpoint else synthetic_image(bp.n, bp, args.seed)
         quantize_s = time.perf_counter() - t0
         t0 = time.perf_counter()
-        board.load_image(image)
+        with status(f"loading the model onto the {board.name} core"):
+            board.load_image(image)
         load_s = time.perf_counter() - t0
         decoder = Decoder(image, args.checkpoint, args.threads)
         rails = try_pynq_rails()
@@ -173,7 +177,13 @@ def main(argv=None) -> int:
         if recorder is not None:
             recorder.mark()  # Mark 1 = the timed run
         run_start = time.time()
-        for i in range(args.images + 1):
+        try:
+            from tqdm.auto import tqdm
+        except ImportError:  # a bare board image: no bar
+            def tqdm(it, **_):
+                return it
+
+        for i in tqdm(range(args.images + 1), desc=f"measure {board.name}", unit="img"):
             cls = i % image.num_classes
             t0 = time.perf_counter()
             r = board.run(cls, phases0[i])

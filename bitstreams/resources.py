@@ -12,6 +12,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from fixedpoint.status import status
+
 
 def cells_to_resources(cells: dict[str, int]) -> dict:
     """Resource counts with rtl.resources.count's cell mapping (one mapping for the RTL report and this one)."""
@@ -36,7 +38,8 @@ def yosys_resources(verilog: str | Path, top: str, timeout_s: float = 3600, yosy
         script = (f"read_verilog {Path(verilog).resolve()}; synth_xilinx -family xc7 -noiopad -top {top}; "
                   f"tee -q -o {stat} stat -json")
         try:
-            r = subprocess.run([yosys, "-q", "-p", script], capture_output=True, text=True, timeout=timeout_s)
+            with status(f"yosys synth_xilinx of {Path(verilog).name} (minutes)"):
+                r = subprocess.run([yosys, "-q", "-p", script], capture_output=True, text=True, timeout=timeout_s)
         except subprocess.TimeoutExpired:
             raise RuntimeError(f"yosys did not finish within {timeout_s:.0f} s; raise --resources-timeout or "
                                "use --skip-resources") from None

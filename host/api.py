@@ -21,7 +21,6 @@ for everything the board reports.
 from __future__ import annotations
 
 import statistics
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -127,7 +126,15 @@ class Session:
         self.image = image_from_checkpoint(self.checkpoint, params=self.params)
         self.progress = progress
         t0 = time.perf_counter()
-        board.load_image(self.image)
+        if progress:
+            from fixedpoint.status import status
+
+            words = self.image.k.size + self.image.drive.size + self.image.kcond.size
+            with status(f"loading the model onto the {board.name} core ({words:,} weights, K "
+                        f"{self.params.spec.coupling_bits}-bit)"):
+                board.load_image(self.image)
+        else:
+            board.load_image(self.image)
         self.load_s = time.perf_counter() - t0
         self.open_s = open_s
         self.decoder = Decoder(self.checkpoint, decoder)
@@ -237,9 +244,6 @@ def open(board: str | Board = "sim", checkpoint: str | Path | None = None, *, fm
     else:
         if board in BUILD_BOARDS:
             params = board_params(config, fmt, lanes)
-            if board == "sim" and progress:
-                print(f"starting the RTL simulation ({simulator}, n={params.n}, K {params.spec.coupling_bits}-bit, "
-                      f"{params.lanes} lanes; the first run of a build compiles it, minutes)", file=sys.stderr, flush=True)
         if analog is not None and board != "analog":
             raise ValueError(f"analog parameters need board 'analog', not {board!r}")
         extra = {"checkpoint": str(path), "analog": analog} if board == "analog" else {}

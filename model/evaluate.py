@@ -200,10 +200,15 @@ def train_classifier(train: ImageDataset, epochs: int = 4, max_images: int | Non
 
 
 @torch.no_grad()
-def classify(model: SmallCNN, images_u8: np.ndarray, batch: int = 500) -> tuple[np.ndarray, np.ndarray]:
-    """(predictions, penultimate features) for uint8 images."""
+def classify(model: SmallCNN, images_u8: np.ndarray, batch: int = 500, desc: str | None = None
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """(predictions, penultimate features) for uint8 images; a progress bar named `desc` when given."""
     preds, feats = [], []
-    for i in range(0, len(images_u8), batch):
+    starts = range(0, len(images_u8), batch)
+    if desc:
+        from tqdm import tqdm
+        starts = tqdm(starts, desc=desc, unit="batch", mininterval=2.0)
+    for i in starts:
         x = torch.from_numpy(to_float(images_u8[i:i + batch]))
         e = model.embed(x)
         feats.append(e.double().numpy())
@@ -245,7 +250,11 @@ def cached_inception(ds: ImageDataset, split: str, n: int, seed: int, cache_dir:
 
 
 def evaluate(checkpoint: str, data: str | None = None, data_root=None, num_samples: int = 1000, seed: int = 42,
-             cache_dir=None, metrics=("fid", "kid", "acc"), progress: bool = True, classifier_epochs: int = 4) -> dict:
+             cache_dir=None, metrics=("fid", "kid", "acc"), progress: bool = True, classifier_epochs: int = 4,
+             on_stage=None) -> dict:
+    """Evaluate a checkpoint; returns the result dict. on_stage(partial_result) is called after each finished stage
+    (samples, inception metrics, classifier) with "partial": True and "stages_done", so a caller can keep what is
+    done when a later stage is interrupted (main writes it to the output files)."""
     from model.checkpoint import load_checkpoint, read_metadata
 
     t0 = time.time()
@@ -259,6 +268,13 @@ def evaluate(checkpoint: str, data: str | None = None, data_root=None, num_sampl
     res = {"checkpoint": repo_relative(checkpoint), "config": cfg.name, "dataset": data, "num_samples": num_samples,
            "seed": seed, "checkpoint_meta": {k: v for k, v in meta.items() if k != "config"}}
     gen_u8, gen_y = generate(model, num_samples, cfg.num_classes, seed, progress=progress)
+    done = ["samples"]
+
+    def stage(name):
+        done.append(name)
+        if on_stage is not None:
+            on_stage(dict(res, partial=True, stages_done=list(done), wall_s=time.time() - t0))
+
     if "fid" in metrics or "kid" in metrics:
         ref = cached_inception(train, "train", num_samples, seed, cache_dir, progress)
         floor = cached_inception(test, "test", num_samples, seed, cache_dir, progress)
@@ -273,10 +289,11 @@ def evaluate(checkpoint: str, data: str | None = None, data_root=None, num_sampl
             sub = min(1000, max(2, num_samples // 2))  # subsets smaller than N so the spread means something
             res["inception"]["kid"], res["inception"]["kid_std"] = kernel_inception_distance(fake, ref, subset_size=sub)
             res["inception"]["kid_floor_test_vs_train"], _ = kernel_inception_distance(floor, ref, subset_size=sub)
+        stage("inception")
     if "acc" in metrics:
         clf = train_classifier(train, epochs=classifier_epochs, cache_dir=cache_dir, progress=progress)
-        pred, fe = classify(clf, gen_u8)
-        tpred, tfe = classify(clf, test.images)
+        pred, fe = classify(clf, gen_u8, desc="classify samples" if progress else None)
+        tpred, tfe = classify(clf, test.images, desc="classify real test" if progress else None)
         rng = np.random.default_rng(seed)
         tsub = rng.permutation(len(test))[:num_samples]
         per_class = [float((pred[gen_y == c] == c).mean()) for c in range(cfg.num_classes) if (gen_y == c).any()]
@@ -289,12 +306,16 @@ def evaluate(checkpoint: str, data: str | None = None, data_root=None, num_sampl
             "frechet_classifier_features": frechet_distance(fe, tfe[tsub]),
             "chance": 1.0 / cfg.num_classes,
         }
+        stage("classifier")
     res["wall_s"] = time.time() - t0
     return res
 
 
 def to_markdown(res: dict) -> str:
-    lines = [f"# Evaluation of `{res['checkpoint']}`", "",
+    lines = [f"# Evaluation of `{res['checkpoint']}`", ""]
+    if res.get("partial"):
+        lines += [f"**Partial result** (interrupted; finished stages: {', '.join(res['stages_done'])}).", ""]
+    lines += [
              f"config {res['config']}, dataset {res['dataset']}, N = {res['num_samples']} generated samples "
              f"(class-balanced, seed {res['seed']}); wall time {res['wall_s']:.0f} s.", ""]
     m = res.get("checkpoint_meta", {})
@@ -348,17 +369,32 @@ def main(argv=None) -> int:
         p.error(f"unknown metrics {bad}; choose from fid, kid, acc")
     if a.num_samples < 10:
         p.error("--num-samples must be >= 10")
-    try:
-        res = evaluate(a.checkpoint, a.data, a.data_root, a.num_samples, a.seed, a.cache_dir, metrics,
-                       not a.no_progress, a.classifier_epochs)
-    except (FileNotFoundError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
     stem = Path("out") / Path(a.checkpoint).stem
     out_json = Path(a.out_json or f"{stem}.eval.json")
     out_md = Path(a.out_md or f"{stem}.eval.md")
-    write_atomic(out_json, json.dumps(res, indent=2) + "\n")
-    write_atomic(out_md, to_markdown(res))
+
+    def write(r):
+        write_atomic(out_json, json.dumps(r, indent=2) + "\n")
+        write_atomic(out_md, to_markdown(r))
+
+    partial = {}
+
+    def keep(r):  # each finished stage survives a later interruption
+        partial.update(r)
+        write(r)
+
+    try:
+        res = evaluate(a.checkpoint, a.data, a.data_root, a.num_samples, a.seed, a.cache_dir, metrics,
+                       not a.no_progress, a.classifier_epochs, on_stage=keep)
+    except (FileNotFoundError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        done = ", ".join(partial.get("stages_done", [])) or "nothing"
+        kept = f"; finished stages ({done}) are in {out_json}" if partial else ""
+        print(f"interrupted{kept}", file=sys.stderr)
+        return 130
+    write(res)
     print(to_markdown(res))
     return 0
 

@@ -326,52 +326,62 @@ def train(args) -> dict:
     t0 = last_ckpt = time.time()
     t_log, n_log = time.time(), 0
     history, drift_history = [], []
-    while step < args.steps:
-        x, y = batcher.next()
-        x, y = x.to(device), y.to(device)
-        real = real_features(x)
-        queue.push(layout.flatten(real), y)
-        pos_flat = queue.positives(torch.unique(y).tolist(), args.num_pos, gen)
-        positives = {c: layout.unflatten(v) for c, v in pos_flat.items()}
-        with autocast:
-            imgs = net(y, generator=None)
-            fake = extractor(imgs)
-        fake = {k: v.float() for k, v in fake.items()}
-        loss, stats, valid = grouped_drifting_loss(fake, y, positives, real, y, weights, args.gamma, TEMPERATURES, gen)
-        drift = sum(stats.get(f"drift/{g}", 0.0) * w for g, w in weights.items()) / sum(weights.values())
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), args.grad_clip)
-        opt.step()
-        sched.step()
-        step += 1
-        n_log += args.batch_size * world
-        lval = float(loss.detach())
-        if not math.isfinite(lval):
-            raise RuntimeError(f"loss became {lval} at step {step}; lower --lr")
-        history.append(lval)
-        drift_history.append(drift)
-        if is_main and (step % args.log_every == 0 or step == args.steps):
-            now = time.time()
-            rec = {"step": step, "loss": lval, "drift": drift, "groups": stats, "valid_classes": valid,
-                   "lr": sched.get_last_lr()[0], "grad_norm": float(gnorm), "samples_per_s": n_log / (now - t_log),
-                   "elapsed_s": now - t0, "time": time.strftime("%Y-%m-%dT%H:%M:%S")}
-            if args.probe_every and step % args.probe_every == 0:
-                probe = class_probe(model, per_class=50, seed=args.seed)
-                rec["class_probe"] = {k: probe[k] for k in ("readout", "circular")}
-            logf.write(json.dumps(rec) + "\n")
-            logf.flush()
+    interrupted = False
+    try:
+        while step < args.steps:
+            x, y = batcher.next()
+            x, y = x.to(device), y.to(device)
+            real = real_features(x)
+            queue.push(layout.flatten(real), y)
+            pos_flat = queue.positives(torch.unique(y).tolist(), args.num_pos, gen)
+            positives = {c: layout.unflatten(v) for c, v in pos_flat.items()}
+            with autocast:
+                imgs = net(y, generator=None)
+                fake = extractor(imgs)
+            fake = {k: v.float() for k, v in fake.items()}
+            loss, stats, valid = grouped_drifting_loss(fake, y, positives, real, y, weights, args.gamma, TEMPERATURES, gen)
+            drift = sum(stats.get(f"drift/{g}", 0.0) * w for g, w in weights.items()) / sum(weights.values())
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), args.grad_clip)
+            opt.step()
+            sched.step()
+            step += 1
+            n_log += args.batch_size * world
+            lval = float(loss.detach())
+            if not math.isfinite(lval):
+                raise RuntimeError(f"loss became {lval} at step {step}; lower --lr")
+            history.append(lval)
+            drift_history.append(drift)
+            if is_main and (step % args.log_every == 0 or step == args.steps):
+                now = time.time()
+                rec = {"step": step, "loss": lval, "drift": drift, "groups": stats, "valid_classes": valid,
+                       "lr": sched.get_last_lr()[0], "grad_norm": float(gnorm), "samples_per_s": n_log / (now - t_log),
+                       "elapsed_s": now - t0, "time": time.strftime("%Y-%m-%dT%H:%M:%S")}
+                if args.probe_every and step % args.probe_every == 0:
+                    probe = class_probe(model, per_class=50, seed=args.seed)
+                    rec["class_probe"] = {k: probe[k] for k in ("readout", "circular")}
+                logf.write(json.dumps(rec) + "\n")
+                logf.flush()
+                if bar is not None:
+                    bar.set_postfix(loss=f"{lval:.4f}", drift=f"{drift:.3f}", sps=f"{rec['samples_per_s']:.1f}")
+                t_log, n_log = now, 0
             if bar is not None:
-                bar.set_postfix(loss=f"{lval:.4f}", drift=f"{drift:.3f}", sps=f"{rec['samples_per_s']:.1f}")
-            t_log, n_log = now, 0
+                bar.update(1)
+            out_of_time = args.max_minutes is not None and time.time() - t0 > args.max_minutes * 60
+            if step % args.ckpt_every == 0 or time.time() - last_ckpt > args.ckpt_minutes * 60 or out_of_time:
+                checkpoint()
+                last_ckpt = time.time()
+            if out_of_time:
+                break
+    except KeyboardInterrupt:  # keep what was trained: checkpoint the last finished step, then stop
+        interrupted = True
         if bar is not None:
-            bar.update(1)
-        out_of_time = args.max_minutes is not None and time.time() - t0 > args.max_minutes * 60
-        if step % args.ckpt_every == 0 or time.time() - last_ckpt > args.ckpt_minutes * 60 or out_of_time:
-            checkpoint()
-            last_ckpt = time.time()
-        if out_of_time:
-            break
+            bar.close()
+            bar = None
+        if is_main:
+            print(f"interrupted at step {step}: saving the checkpoint ({ckpt}); continue with --resume",
+                  file=sys.stderr, flush=True)
     checkpoint(final=True)
     if bar is not None:
         bar.close()
@@ -380,17 +390,18 @@ def train(args) -> dict:
     if world > 1:
         import torch.distributed as dist
         dist.destroy_process_group()
-    return {"steps": step, "losses": history, "drift": drift_history, "checkpoint": str(ckpt), "model": model}
+    return {"steps": step, "losses": history, "drift": drift_history, "checkpoint": str(ckpt), "model": model,
+            "interrupted": interrupted}
 
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        train(args)
+        res = train(args)
     except (FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    return 0
+    return 130 if res["interrupted"] else 0
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from fixedpoint.spec import PYNQ_Z2, HardwareParams, get_format
+from fixedpoint.status import status
 
 from .build import TOP, atomic_write, write_verilog
 from .core import OscillatorCore
@@ -48,7 +49,8 @@ def synthesize(params: HardwareParams, yosys: str = "yosys", timeout_s: int = 36
         stat = Path(d) / "stat.json"
         script = f"read_verilog {v}; synth_xilinx -family xc7 -noiopad -top {TOP}; tee -q -o {stat} stat -json"
         t = time.time()
-        res = subprocess.run([exe, "-q", "-p", script], capture_output=True, text=True, timeout=timeout_s)
+        with status(f"yosys synth_xilinx of the n={params.n}, {params.lanes}-lane core (minutes)"):
+            res = subprocess.run([exe, "-q", "-p", script], capture_output=True, text=True, timeout=timeout_s)
         if res.returncode:
             raise RuntimeError(f"yosys failed:\n{res.stdout[-3000:]}{res.stderr[-3000:]}")
         cells = json.loads(stat.read_text())["design"]["num_cells_by_type"]

@@ -74,17 +74,23 @@ class SimClient:
         raise ConnectionError(self._dead)
 
     def _accept(self, timeout_s: float):
+        from fixedpoint.status import status
+
         self._listener.settimeout(1.0)
         t0 = time.monotonic()
-        while True:
-            try:
-                conn, _ = self._listener.accept()
-                break
-            except socket.timeout:
-                if self._proc.poll() is not None:
-                    self._fail(f"simulation process exited with code {self._proc.returncode} before connecting")
-                if time.monotonic() - t0 > timeout_s:
-                    self._fail(f"simulation did not connect within {timeout_s:.0f} s")
+        p = self.params
+        what = (f"starting the RTL simulation ({self.simulator}, n={p.n}, {p.lanes} lanes; the first start of a build "
+                f"compiles it, minutes; log {self._log_path})")
+        with status(what):
+            while True:
+                try:
+                    conn, _ = self._listener.accept()
+                    break
+                except socket.timeout:
+                    if self._proc.poll() is not None:
+                        self._fail(f"simulation process exited with code {self._proc.returncode} before connecting")
+                    if time.monotonic() - t0 > timeout_s:
+                        self._fail(f"simulation did not connect within {timeout_s:.0f} s")
         self._conn = conn
         hello, _ = self._call_raw(None, CALL_TIMEOUT_S)
         if hello.get("hello") != "osc-core-sim":

@@ -3,6 +3,7 @@
 A stale figure fails here instead of reaching a reader: regenerate with the command the failure names.
 """
 import json
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -40,6 +41,8 @@ def test_resources_doc_matches_its_generator():
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(not os.environ.get("OSC_CHECK_SYNTHESIS"), reason="yosys on the PYNQ-Z2 build takes ~6 min on "
+                    "2 loaded cores: set OSC_CHECK_SYNTHESIS=1 to run it")
 def test_resources_cells_match_a_fresh_synthesis():
     import shutil
 
