@@ -323,8 +323,10 @@ def _tolerance_figure(rows: list[dict], path: str, title: str, psnr_min: float, 
     for a_, axis in zip(ax, axes):
         sel = [r for r in rows if r["axis"] == axis]
         x = [r["value"] for r in sel]
-        a_.plot(x, [r["psnr_db"] for r in sel], "o-", color="C0")
+        psnr = [min(r["psnr_db"], 99) for r in sel]
+        a_.plot(x, psnr, "o-", color="C0")
         a_.axhline(psnr_min, color="C0", ls=":", lw=0.8)
+        a_.set_ylim(0, max(psnr + [psnr_min]) * 1.1)  # from 0: tiny PSNR changes must not fill the panel
         a_.set_ylabel("PSNR vs ideal (dB)", color="C0", fontsize=7)
         b_ = a_.twinx()
         b_.plot(x, [r["agreement"] for r in sel], "s--", color="C3")
