@@ -141,7 +141,7 @@ def write_report(rows: list[dict], out_dir: str, title: str, note: str) -> None:
         ax[0, col].legend()
         psnr = [min(r["psnr_db"], 99) for r in sel]
         ax[1, col].plot(x, psnr, "o-")
-        ax[1, col].set_ylim(0, max(psnr) * 1.1)  # from 0: a 0.04 dB spread must not fill the panel
+        ax[1, col].set_ylim(0, max(psnr + [1.0]) * 1.1)  # from 0: a 0.04 dB spread must not fill the panel
         ax[1, col].set_ylabel("PSNR fixed vs float (dB)")
         ax[1, col].set_xlabel(a)
         for a_ in ax[:, col]:
