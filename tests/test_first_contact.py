@@ -115,3 +115,29 @@ def test_every_imported_package_is_declared():
         for word in line.split():
             if not word.startswith(("-", '"', "'")) and word != "pip":  # pip itself: the installer
                 assert _norm(word) in declared, f"install.sh installs {word}, which pyproject does not declare"
+
+
+def test_readme_opens_with_the_python_api_and_it_runs(tmp_path, monkeypatch):
+    """The README's first code block is the API in five lines; run it (golden board instead of sim, for speed)."""
+    text = (REPO / "README.md").read_text()
+    first = re.search(r"```(\w+)\n(.*?)```", text, re.S)
+    assert first.group(1) == "python"
+    code = first.group(2)
+    assert len(code.strip().splitlines()) == 5 and 'host.open("sim")' in code
+    monkeypatch.chdir(tmp_path)  # it writes out/cat.png relative to the working directory
+    scope = {}
+    exec(compile(code.replace('host.open("sim")', 'host.open("golden", progress=False)'), "README.md", "exec"), scope)
+    s = scope["s"]
+    assert s.images.shape == (4, 3, 32, 32) and s.phases.shape == (4, 1032) and s.trajectory.shape == (4, 11, 1032)
+    assert (tmp_path / "out" / "cat.png").stat().st_size > 1000
+
+
+def test_cifar10_is_found_next_to_the_repository_or_the_error_says_where(tmp_path, monkeypatch):
+    import model.data as data
+
+    assert data.CIFAR10_TAR.resolve() == (REPO.parent / "shared" / "datasets" / "cifar10-jpeg.tar.gz").resolve()
+    monkeypatch.setattr(data, "CIFAR10_TAR", tmp_path / "shared" / "datasets" / "cifar10-jpeg.tar.gz")
+    with pytest.raises(data.DatasetError) as e:
+        data.load_dataset("cifar10", "test")
+    msg = str(e.value)
+    assert "../shared/datasets/ next to the repository" in msg and "--data-root" in msg and "without a flag" in msg
