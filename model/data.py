@@ -142,7 +142,8 @@ def _missing_cifar(path: Path) -> DatasetError:
         f"CIFAR-10 not found at {path}. Put the JPEG tar cifar10-jpeg.tar.gz (train/<class>/NNNN.jpg, "
         f"test/<class>/NNNN.jpg) in ../shared/datasets/ next to the repository ({CIFAR10_TAR.resolve()}), where "
         "model.train and model.evaluate find it without a flag; or pass --data-root with the tar, a "
-        "'cifar-10-batches-py' folder with data_batch_1..5 and test_batch (the official python version from https://www.cs.toronto.edu/~kriz/cifar.html, downloaded by you); "
+        "'cifar-10-batches-py' folder with data_batch_1..5 and test_batch (the official python version from "
+        "https://www.cs.toronto.edu/~kriz/cifar.html, downloaded by you); "
         "or a class-folder tree <root>/<train|test>/<class>/<image>.")
 
 
