@@ -141,3 +141,25 @@ def test_cifar10_is_found_next_to_the_repository_or_the_error_says_where(tmp_pat
         data.load_dataset("cifar10", "test")
     msg = str(e.value)
     assert "../shared/datasets/ next to the repository" in msg and "--data-root" in msg and "without a flag" in msg
+
+
+#: options whose value is a file or folder a command writes
+OUTPUT_OPTIONS = ("--out", "--out-dir", "--out-json", "--out-md", "--strip", "--gif", "--order-plot", "--phases",
+                  "--steps-strip", "--doc", "--fig-dir", "--cpu-json")
+
+
+def test_readme_commands_write_into_out():
+    text = (REPO / "README.md").read_text()
+    blocks = re.findall(r"```bash\n(.*?)```", text, re.S)
+    commands = " ".join(blocks).replace("\\\n", " ").splitlines()
+    checked = 0
+    for line in commands:
+        words = line.split("#")[0].split()
+        for opt, value in zip(words, words[1:]):
+            if opt in OUTPUT_OPTIONS:
+                checked += 1
+                assert value.startswith("out/"), f"README command writes outside out/: {line.strip()}"
+        if "import-un0" in words:
+            checked += 1
+            assert words[-1].startswith("out/"), line
+    assert checked >= 15
