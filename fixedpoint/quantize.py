@@ -21,6 +21,33 @@ IMAGE_FORMAT = "oscillator-hil-image/1"
 _ARRAYS = ("k", "drive", "kcond", "gain", "omega_inc")
 
 
+def require_finite(arrays: dict[str, np.ndarray], where: str = "") -> None:
+    """Raise ValueError naming the first array that holds NaN or +-Inf (and how many, and where).
+
+    Every loader calls this before quantizing or decoding: a NaN would otherwise become the int64 minimum
+    in np.round(...).astype(int64) and a garbage image.
+    """
+    for name, a in arrays.items():
+        a = np.asarray(a)
+        if a.dtype.kind not in "fc":
+            continue
+        bad = ~np.isfinite(a)
+        if bad.any():
+            first = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise ValueError(f"{where + ': ' if where else ''}tensor {name!r} holds {int(bad.sum())} non-finite "
+                             f"value(s) ({a[first]} at index {first}); the file is damaged: restore or retrain it")
+
+
+def _int_array(name: str, a) -> np.ndarray:
+    """An image array as int64; refuses floats (NaN/Inf, fractions), bools and objects instead of casting them."""
+    a = np.asarray(a)
+    if a.dtype.kind not in "iu":
+        raise ValueError(f"hardware image array {name!r} has dtype {a.dtype}; image arrays are integers")
+    if a.dtype == np.uint64 and a.size and a.max() > np.iinfo(np.int64).max:
+        raise ValueError(f"hardware image array {name!r} holds values beyond int64")
+    return a.astype(np.int64)
+
+
 def effective_params(config: dict, tensors: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Un-0 parameters -> the couplings the dynamics actually use (zero diagonal, forward scales applied).
 
@@ -37,6 +64,7 @@ def effective_params(config: dict, tensors: dict[str, np.ndarray]) -> dict[str, 
             raise KeyError(f"checkpoint has no tensor {key!r}; it holds {sorted(tensors)[:8]}...")
         return np.asarray(tensors[key], dtype=np.float64)
 
+    require_finite({f"dynamics.{x}": get(x) for x in ("omega", "K", "omega_cond", "K_cond", "K_drive")})
     k = get("K")
     kc = get("K_cond")
     return {
@@ -134,31 +162,75 @@ class HardwareImage:
         try:
             with safe_open(path, framework="numpy") as f:
                 meta = f.metadata() or {}
-                arrays = {k: f.get_tensor(k).astype(np.int64) for k in f.keys()}
+                arrays = {k: f.get_tensor(k) for k in f.keys()}
         except Exception as e:  # safetensors raises its own error type on truncated or foreign files
             raise ValueError(f"{path}: cannot read hardware image ({e}); re-create it with fixedpoint.quantize") from e
         if meta.get("format") != IMAGE_FORMAT:
             raise ValueError(f"{path}: not a hardware image (format {meta.get('format')!r}, expected {IMAGE_FORMAT!r})")
-        m = json.loads(meta["meta"])
+        try:
+            m = json.loads(meta["meta"])
+        except (KeyError, json.JSONDecodeError) as e:
+            raise ValueError(f"{path}: hardware image metadata unreadable ({e})") from None
+        try:
+            return cls.from_fields(m, arrays)
+        except (KeyError, TypeError, ValueError) as e:
+            raise ValueError(f"{path}: {e}") from None
+
+    @classmethod
+    def from_fields(cls, meta: dict, arrays: dict) -> "HardwareImage":
+        """Build and validate an image from untrusted metadata (params, dt, num_steps, gain_shift, model_config)
+        and arrays (a file, or a LOAD_IMAGE message): types, finiteness, shapes and ranges are all checked.
+
+        Raises ValueError (or KeyError/TypeError for a missing or mistyped field) naming what is wrong.
+        """
+        if not isinstance(meta, dict):
+            raise TypeError(f"hardware image metadata must be a dict, got {type(meta).__name__}")
         missing = set(_ARRAYS) - set(arrays)
         if missing:
-            raise ValueError(f"{path}: hardware image lacks arrays {sorted(missing)}")
-        img = cls(params=HardwareParams.from_dict(m["params"]), dt=float(m["dt"]), num_steps=int(m["num_steps"]),
-                  gain_shift=int(m["gain_shift"]), model_config=m.get("model_config", {}), **arrays)
+            raise ValueError(f"hardware image lacks arrays {sorted(missing)}")
+        extra = set(arrays) - set(_ARRAYS)
+        if extra:
+            raise ValueError(f"hardware image has unexpected arrays {sorted(extra)}")
+        ints = {name: _int_array(name, arrays[name]) for name in _ARRAYS}
+        for key in ("num_steps", "gain_shift"):
+            if not isinstance(meta[key], (int, np.integer)) or isinstance(meta[key], bool):
+                raise TypeError(f"hardware image {key} must be an integer, got {meta[key]!r}")
+        if not isinstance(meta["dt"], (int, float)) or isinstance(meta["dt"], bool):
+            raise TypeError(f"hardware image dt must be a number, got {meta['dt']!r}")
+        mc = meta.get("model_config", {}) or {}
+        if not isinstance(mc, dict):
+            raise TypeError(f"hardware image model_config must be a dict, got {type(mc).__name__}")
+        img = cls(params=HardwareParams.from_dict(meta["params"]), dt=float(meta["dt"]),
+                  num_steps=int(meta["num_steps"]), gain_shift=int(meta["gain_shift"]), model_config=dict(mc), **ints)
         img.validate()
         return img
 
     def validate(self) -> None:
         """Shapes and ranges against the build parameters: a clear error rather than a wrong image."""
+        from model.config import MAX_CLASSES, MAX_STEPS  # pure Python: the limits every loader shares
+
         p, s = self.params, self.params.spec
+        for name in _ARRAYS:
+            a = getattr(self, name)
+            if not isinstance(a, np.ndarray) or a.dtype.kind not in "iu":
+                raise ValueError(f"hardware image array {name!r} must be an integer numpy array, got "
+                                 f"{getattr(a, 'dtype', type(a).__name__)}")
+        if not (math.isfinite(self.dt) and self.dt > 0):
+            raise ValueError(f"hardware image dt must be a finite number > 0, got {self.dt!r}")
+        if not 1 <= self.num_steps <= MAX_STEPS:
+            raise ValueError(f"hardware image num_steps {self.num_steps} outside 1..{MAX_STEPS}")
+        if self.drive.ndim != 3 or not 1 <= self.drive.shape[0] <= MAX_CLASSES:
+            raise ValueError(f"hardware image drive must be (classes, n, n_cond) with 1..{MAX_CLASSES} classes, "
+                             f"got shape {self.drive.shape}")
         expect = {"k": (p.n, p.n), "drive": (self.drive.shape[0], p.n, p.n_cond), "kcond": (p.n_cond, p.n_cond),
                   "gain": (p.n_total,), "omega_inc": (p.n_total,)}
         for name, shape in expect.items():
             if getattr(self, name).shape != shape:
                 raise ValueError(f"hardware image array {name!r} has shape {getattr(self, name).shape}, expected {shape}")
         ranges = {"k": s.coupling_max, "drive": s.drive_max, "kcond": s.drive_max}
-        for name, lim in ranges.items():
-            if np.abs(getattr(self, name)).max(initial=0) > lim:
+        for name, lim in ranges.items():  # min and max: abs() of the int64 minimum is negative
+            a = getattr(self, name)
+            if a.max(initial=0) > lim or a.min(initial=0) < -lim:
                 raise ValueError(f"hardware image {name!r} exceeds +-{lim}")
         if self.gain.min(initial=0) < 0 or self.gain.max(initial=0) >= 1 << s.gain_bits:
             raise ValueError(f"gains must be unsigned {s.gain_bits}-bit")
@@ -167,8 +239,9 @@ class HardwareImage:
         if not 1 <= self.gain_shift <= 62:
             raise ValueError(f"gain_shift {self.gain_shift} outside 1..62")
         lim = 1 << (s.phase_bits - 1)
-        if np.abs(self.omega_inc).max(initial=0) >= lim:
-            raise ValueError("an omega increment does not fit the phase word: raise phase_turn_bits or use smaller dt")
+        if self.omega_inc.max(initial=0) >= lim or self.omega_inc.min(initial=0) <= -lim:
+            raise ValueError("an omega increment (omega_inc) does not fit the phase word: raise phase_turn_bits or use "
+                             "smaller dt")
         turns = self.max_turns()
         if turns >= 2 ** (s.phase_turn_bits - 1):
             raise ValueError(
@@ -191,6 +264,9 @@ def quantize(eff: dict[str, np.ndarray], params: HardwareParams, dt: float, num_
     """Quantize effective float couplings (see effective_params) into a HardwareImage for `params`."""
     s = params.spec
     n, m = params.n, params.n_cond
+    require_finite({x: eff[x] for x in ("omega", "K", "omega_cond", "K_cond", "K_drive")}, "quantize")
+    if not (isinstance(dt, (int, float)) and math.isfinite(dt) and dt > 0):
+        raise ValueError(f"quantize: dt must be a finite number > 0, got {dt!r}")
     k, d, kc = (np.asarray(eff[x], dtype=np.float64) for x in ("K", "K_drive", "K_cond"))
     if k.shape != (n, n) or kc.shape != (m, m) or d.shape[1:] != (n, m):
         raise ValueError(f"model (n={k.shape[0]}, n_cond={kc.shape[0]}) does not fit the hardware build "

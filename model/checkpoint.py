@@ -18,8 +18,11 @@ import json
 import os
 import sys
 
+import numpy as np
+
 from .config import CONFIGS, ModelConfig, state_dict_shapes
 from fixedpoint.files import atomic_output
+from fixedpoint.quantize import require_finite
 
 FORMAT = "oscillator-hil-checkpoint/1"
 UN0_PREFIX_SEGMENT = "_orig_mod."
@@ -46,6 +49,43 @@ def validate_tensors(cfg: ModelConfig, shapes: dict[str, tuple[int, ...]], path:
             raise CheckpointError(
                 f"{path}: tensor {k!r} has shape {tuple(shapes[k])}, config {cfg.name!r} needs {tuple(s)}"
             )
+
+
+#: safetensors dtypes our loader converts to float32 without loss (F64 only when every value is a float32).
+FLOAT_DTYPES = ("F16", "F32", "F64")
+
+
+def checked_weights(tensors: dict, path: str = "<tensors>") -> dict[str, np.ndarray]:
+    """Validated float32 copies of a state dict's arrays (numpy; torch tensors are converted first).
+
+    float16/bfloat16/float32 convert losslessly; float64 converts when every value is exactly a float32;
+    any other dtype (bool, integer, complex), a float64 that would lose precision, and NaN/Inf are refused
+    with a CheckpointError naming the tensor.
+    """
+    out = {}
+    for k, v in tensors.items():
+        if type(v).__module__.startswith("torch"):
+            import torch
+
+            if v.dtype in (torch.float16, torch.bfloat16):
+                v = v.float()
+            v = v.detach().cpu().numpy()
+        a = np.asarray(v)
+        if a.dtype.kind != "f":
+            raise CheckpointError(f"{path}: tensor {k!r} has dtype {a.dtype}; weights must be floating point "
+                                  "(float16, bfloat16, float32, or float64 holding float32 values)")
+        try:
+            require_finite({k: a}, path)
+        except ValueError as e:
+            raise CheckpointError(str(e)) from None
+        f = a.astype(np.float32)
+        if a.dtype.itemsize > 4 and not np.array_equal(f.astype(a.dtype), a):
+            lost = int(np.count_nonzero(f.astype(a.dtype) != a))
+            raise CheckpointError(f"{path}: tensor {k!r} is {a.dtype} and {lost} of its values are not exactly "
+                                  "representable in float32 (the model's precision); convert it deliberately "
+                                  "(e.g. tensor.float()) and re-save")
+        out[k] = np.ascontiguousarray(f)
+    return out
 
 
 def _parse_metadata(meta: dict | None, path: str) -> ModelConfig:
@@ -108,31 +148,39 @@ def save_checkpoint(path: str, model, extra_meta: dict | None = None) -> str:
 
 
 def load_config_and_tensors(path: str) -> tuple[ModelConfig, dict]:
-    """(config, {name: np.ndarray}) without torch; validates keys and shapes."""
-    from safetensors.numpy import load_file
+    """(config, {name: float32 np.ndarray}) without torch.
+
+    Checks, in this order: metadata and config (sizes within model.config's MAX_* limits), then each tensor's
+    name, shape and dtype from the file header (nothing is read yet), then the values (finite). Raises
+    CheckpointError naming the file and the tensor; FileNotFoundError for a missing file.
+    """
+    from safetensors import safe_open
 
     cfg = _parse_metadata(read_metadata(path), path)
     try:
-        tensors = load_file(path)
+        with safe_open(path, framework="numpy") as f:
+            header = {k: (tuple(f.get_slice(k).get_shape()), str(f.get_slice(k).get_dtype())) for k in f.keys()}
+            validate_tensors(cfg, {k: s for k, (s, _) in header.items()}, path)
+            for k, (_, dt) in header.items():
+                if dt not in FLOAT_DTYPES:
+                    raise CheckpointError(f"{path}: tensor {k!r} has dtype {dt}; this loader reads {FLOAT_DTYPES} "
+                                          "(float64 only when its values are float32 values)")
+            tensors = {k: f.get_tensor(k) for k in header}
+    except CheckpointError:
+        raise
     except Exception as e:
         raise CheckpointError(f"{path}: cannot read tensors ({type(e).__name__}: {e})") from None
-    validate_tensors(cfg, {k: v.shape for k, v in tensors.items()}, path)
-    return cfg, tensors
+    return cfg, checked_weights(tensors, path)
 
 
 def load_checkpoint(path: str, device: str = "cpu"):
-    """Rebuild an OscillatorGenerator (eval mode) from one of our checkpoints."""
+    """Rebuild an OscillatorGenerator (eval mode) from one of our checkpoints (checked as load_config_and_tensors)."""
     import torch
-    from safetensors.torch import load_file
 
     from .un0 import OscillatorGenerator
 
-    cfg = _parse_metadata(read_metadata(path), path)
-    try:
-        sd = load_file(path, device="cpu")
-    except Exception as e:
-        raise CheckpointError(f"{path}: cannot read tensors ({type(e).__name__}: {e})") from None
-    validate_tensors(cfg, {k: tuple(v.shape) for k, v in sd.items()}, path)
+    cfg, arrays = load_config_and_tensors(path)
+    sd = {k: torch.from_numpy(v) for k, v in arrays.items()}
     with torch.device("meta"):
         model = OscillatorGenerator(cfg)
     model.load_state_dict(sd, strict=True, assign=True)
@@ -195,6 +243,9 @@ def un0_config_to_model_config(un0_cfg: dict, shapes: dict[str, tuple[int, ...]]
     """Translate an Un-0 ``config`` dict + tensor shapes into a ModelConfig."""
     if "dynamics.K_drive" not in shapes:
         raise CheckpointError("state dict has no 'dynamics.K_drive'; is this an Un-0 generator checkpoint?")
+    if len(shapes["dynamics.K_drive"]) != 3:
+        raise CheckpointError(f"'dynamics.K_drive' has shape {shapes['dynamics.K_drive']}; Un-0 stores "
+                              "(classes, n, n_cond)")
     num_classes, n, n_cond = shapes["dynamics.K_drive"]
     nblocks = len([k for k in shapes if k.startswith("decoder.cascade.") and k.endswith(".net.1.weight")])
     image_size = 4 * 2**nblocks
@@ -223,7 +274,7 @@ def un0_config_to_model_config(un0_cfg: dict, shapes: dict[str, tuple[int, ...]]
     try:
         return ModelConfig(name=name, dataset=dataset, **{k: (int(v) if k in ("n", "n_cond", "num_steps",
                            "decoder_in_channels") else v) for k, v in fields.items()})
-    except (ValueError, TypeError) as e:
+    except (ValueError, TypeError, OverflowError) as e:
         raise CheckpointError(f"Un-0 config cannot be mapped: {e}") from None
 
 
@@ -244,14 +295,29 @@ def import_un0(path: str, name: str | None = None, device: str = "cpu"):
     for k, v in sd_raw.items():
         if not isinstance(v, torch.Tensor):
             raise CheckpointError(f"{path}: state-dict entry {k!r} is not a tensor")
-        sd[k.replace(UN0_PREFIX_SEGMENT, "")] = v
+        k = k.replace(UN0_PREFIX_SEGMENT, "")
+        _refuse_expanded(k, v, path)
+        sd[k] = v
+    # Config (with its MAX_* limits) and shapes are checked from the tensors' metadata before any data is copied.
     shapes = {k: tuple(v.shape) for k, v in sd.items()}
     cfg = un0_config_to_model_config(un0_cfg, shapes, name)
     validate_tensors(cfg, shapes, path)
+    arrays = checked_weights(sd, path)
     with torch.device("meta"):
         model = OscillatorGenerator(cfg)
-    model.load_state_dict({k: v.float() for k, v in sd.items()}, strict=True, assign=True)
+    model.load_state_dict({k: torch.from_numpy(v) for k, v in arrays.items()}, strict=True, assign=True)
     return model.to(device).eval()
+
+
+def _refuse_expanded(key: str, t, path: str) -> None:
+    """Refuse a tensor whose elements need more bytes than its storage holds (stride-0 / expanded views):
+    a few-kilobyte file would otherwise become gigabytes when converted."""
+    need = t.numel() * t.element_size()
+    have = t.untyped_storage().nbytes()
+    if need > have or any(st == 0 and sz > 1 for st, sz in zip(t.stride(), t.shape)):
+        raise CheckpointError(f"{path}: tensor {key!r} of shape {tuple(t.shape)} is an expanded view (strides "
+                              f"{tuple(t.stride())}, {have} bytes stored for {need} needed); a real checkpoint "
+                              "stores every element")
 
 
 def main(argv=None) -> int:

@@ -24,6 +24,15 @@ DECODER_MIN_CHANNELS = 32
 LEAKY_RELU_SLOPE = 0.2
 OUTPUT_CHANNELS = 3
 
+#: Largest sizes a config may ask for. They are checked when a config is built, i.e. before any tensor of a
+#: checkpoint is read or allocated (docs/model.md "Files and outputs"). n and classes: the largest released
+#: Un-0 model (imagenet64-n16384, 1000 classes); steps: 40x the release recipes' 10-25 Euler/RK4 steps.
+MAX_N = 16384
+MAX_N_COND = 256
+MAX_CLASSES = 1000
+MAX_STEPS = 1000
+MAX_IMAGE_SIZE = 256
+
 
 @dataclass(frozen=True)
 class ModelConfig:
@@ -52,12 +61,21 @@ class ModelConfig:
         def bad(msg: str) -> None:
             raise ValueError(f"ModelConfig {self.name!r}: {msg}")
 
+        for key in ("name", "dataset"):
+            if not isinstance(getattr(self, key), str):
+                bad(f"{key} must be a string, got {getattr(self, key)!r}")
         for key in ("n", "n_cond", "num_classes", "image_size", "decoder_in_channels"):
             v = getattr(self, key)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 bad(f"{key} must be a positive integer, got {v!r}")
-        if not isinstance(self.num_steps, int) or self.num_steps < 0:
+        if not isinstance(self.num_steps, int) or isinstance(self.num_steps, bool) or self.num_steps < 0:
             bad(f"num_steps must be an integer >= 0, got {self.num_steps!r}")
+        for key, lim in (("n", MAX_N), ("n_cond", MAX_N_COND), ("num_classes", MAX_CLASSES),
+                         ("num_steps", MAX_STEPS), ("image_size", MAX_IMAGE_SIZE)):
+            if getattr(self, key) > lim:
+                bad(f"{key}={getattr(self, key)} exceeds the limit {lim} (model.config.MAX_*; docs/model.md)")
+        if not (isinstance(self.T, (int, float)) and math.isfinite(self.T)) or isinstance(self.T, bool):
+            bad(f"T must be a finite number, got {self.T!r}")
         if not self.T > 0:
             bad(f"T must be > 0, got {self.T!r}")
         for key, allowed in (
@@ -72,7 +90,7 @@ class ModelConfig:
             v = getattr(self, key)
             if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
                 bad(f"{key} must be a finite number >= 0, got {v!r}")
-        if not 0.0 <= self.class_dropout_prob < 1.0:
+        if not isinstance(self.class_dropout_prob, (int, float)) or not 0.0 <= self.class_dropout_prob < 1.0:
             bad(f"class_dropout_prob must be in [0, 1), got {self.class_dropout_prob!r}")
         feats = self.num_features
         if feats != self.decoder_in_channels * DECODER_BASE_SIZE**2:
