@@ -64,6 +64,15 @@ def core_build_hash(params: HardwareParams) -> int | None:
     return int(build_hash(params))
 
 
+def param_differences(built: HardwareParams, needed: HardwareParams) -> list[str]:
+    """Human-readable differences between two core builds, e.g. ["n: built 512, needed 1024"]."""
+    diffs = [f"{k}: built {getattr(built, k)}, needed {getattr(needed, k)}" for k in ("n", "n_cond", "lanes")
+             if getattr(built, k) != getattr(needed, k)]
+    b, w = built.spec.to_dict(), needed.spec.to_dict()
+    diffs += [f"spec.{k}: built {b.get(k)}, needed {w.get(k)}" for k in sorted(set(b) | set(w)) if b.get(k) != w.get(k)]
+    return diffs
+
+
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:
     write_atomic(path, text)
 
@@ -90,6 +99,8 @@ def check_bitstream(bit_path: str | os.PathLike, expected_params: HardwareParams
         man = json.loads(mpath.read_text())
     except json.JSONDecodeError as e:
         raise BitstreamMismatch(f"{mpath}: unreadable manifest ({e}); rebuild the bitstream") from None
+    if not isinstance(man, dict) or not isinstance(man.get("files", {}), dict):
+        raise BitstreamMismatch(f"{mpath}: not a build manifest (expected a JSON object with a 'files' map)")
     if man.get("format") != MANIFEST_FORMAT:
         raise BitstreamMismatch(f"{mpath}: format {man.get('format')!r}, expected {MANIFEST_FORMAT!r}")
     recorded = man.get("files", {}).get(bit.name)
@@ -107,7 +118,8 @@ def check_bitstream(bit_path: str | os.PathLike, expected_params: HardwareParams
     if built != expected_params:
         raise BitstreamMismatch(f"{bit} was built for n={built.n}, n_cond={built.n_cond}, lanes={built.lanes}, "
                                 f"spec={built.spec} but n={expected_params.n}, n_cond={expected_params.n_cond}, "
-                                f"lanes={expected_params.lanes}, spec={expected_params.spec} is expected: "
+                                f"lanes={expected_params.lanes}, spec={expected_params.spec} is expected "
+                                f"(differs: {'; '.join(param_differences(built, expected_params))}): "
                                 "use the matching bitstream or rebuild for these parameters")
     now = source_hash(root)
     if man.get("source_hash") != now:

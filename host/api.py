@@ -246,7 +246,8 @@ def open(board: str | Board = "sim", checkpoint: str | Path | None = None, *, fm
             params = board_params(config, fmt, lanes)
         if analog is not None and board != "analog":
             raise ValueError(f"analog parameters need board 'analog', not {board!r}")
-        extra = {"checkpoint": str(path), "analog": analog} if board == "analog" else {}
+        extra = {"checkpoint": str(path), "analog": analog} if board == "analog" else (
+            {"model": config} if board == "pynq-z2" else {})  # pynq-z2 checks the bitstream against the model
         dev = open_board(board, params, simulator=simulator, bitfile=bitfile, timeout=timeout, build_dir=build_dir,
                          **extra)
     open_s = time.perf_counter() - t0

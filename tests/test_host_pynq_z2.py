@@ -43,3 +43,60 @@ def test_refuses_a_bitstream_from_other_sources(tmp_path):
 def test_refuses_a_missing_bitstream(tmp_path):
     with pytest.raises(FileNotFoundError, match="not found"):
         PynqZ2Board(str(tmp_path / "nope.bit"))
+
+
+# ---- issue 12 item 9: the manifest is compared with what the board and the checkpoint need, not with itself
+def _consistent_set(tmp_path, params, part=None):
+    """A .bit/.hwh/.json set whose manifest is self-consistent and built from the current sources."""
+    from dataclasses import replace
+
+    from bitstreams.build import CONFIGS, make_manifest
+    from bitstreams.manifest import write_json_atomic
+
+    cfg = replace(CONFIGS["pynq-z2"], params=params, **({"part": part} if part else {}))
+    out = tmp_path / "build"
+    out.mkdir(parents=True)
+    bit = out / f"{cfg.name}.bit"
+    bit.write_bytes(b"\x00\x09\x0f\xf0" + b"bitstream" * 100)
+    (out / f"{cfg.name}.hwh").write_text("<EDKSYSTEM/>")
+    write_json_atomic(out / f"{cfg.name}.json", make_manifest(out, cfg, "pynq-z2", "custom", None, True))
+    return str(bit)
+
+
+def test_refuses_a_consistent_manifest_for_another_core(tmp_path):
+    from dataclasses import replace
+
+    from bitstreams.manifest import check_bitstream
+
+    n512 = replace(PYNQ_Z2, n=512)
+    bit = _consistent_set(tmp_path, n512)
+    assert check_bitstream(bit, n512)["params"]["n"] == 512  # the set is self-consistent
+    with pytest.raises(BoardError, match="n: built 512, needed 1024"):
+        PynqZ2Board(bit)
+    lanes = replace(PYNQ_Z2, lanes=32)
+    with pytest.raises(BoardError, match="lanes: built 64, needed 32"):
+        PynqZ2Board(_consistent_set(tmp_path / "l", PYNQ_Z2), expected=lanes)
+
+
+def test_refuses_a_checkpoint_that_does_not_fit_the_core(tmp_path):
+    from model.config import get_config
+
+    bit = _consistent_set(tmp_path, PYNQ_Z2)
+    with pytest.raises(BoardError, match="n: core 1024, checkpoint needs 64"):
+        PynqZ2Board(bit, model=get_config("cifar10-n64"))
+
+
+def test_refuses_a_build_for_another_part(tmp_path):
+    bit = _consistent_set(tmp_path, PYNQ_Z2, part="xc7z010clg400-1")
+    with pytest.raises(BoardError, match="part 'xc7z010clg400-1'"):
+        PynqZ2Board(bit)
+
+
+def test_matching_build_passes_the_checks_and_reaches_the_overlay(tmp_path):
+    """Everything matches: the only thing left is programming the PL, which needs the board itself."""
+    from model.config import get_config
+
+    bit = _consistent_set(tmp_path, PYNQ_Z2)
+    with pytest.raises(Exception) as e:
+        PynqZ2Board(bit, model=get_config("cifar10-n1024"))
+    assert not isinstance(e.value, BoardError), e.value  # pynq.Overlay() itself fails off-board

@@ -10,9 +10,10 @@ BOARDS = ("golden", "sim", "pynq-z2", "analog")
 
 def open_board(spec: str, params: HardwareParams | None = None, *, simulator: str = "verilator",
                bitfile: str | None = None, timeout: float | None = None, build_dir: str | None = None,
-               checkpoint: str | None = None, analog=None) -> Board:
-    """Open a board by name or URL. `params`: the core build for golden/sim (sim needs it); ignored by
-    boards whose core is fixed (pynq-z2 reads it from the core, remote boards from the agent).
+               checkpoint: str | None = None, analog=None, model=None) -> Board:
+    """Open a board by name or URL. `params`: the core build for golden/sim (sim needs it); for pynq-z2 the
+    build the bitstream must be (default: the board's recorded build); ignored by remote boards (the agent
+    reports it). `model`: the checkpoint's ModelConfig, whose n/n_cond pynq-z2 checks before programming.
     analog: needs `checkpoint` (the float weights it programs) and takes `analog` (model.analog.AnalogParams)."""
     if spec == "golden":
         from .golden import GoldenBoard
@@ -27,7 +28,7 @@ def open_board(spec: str, params: HardwareParams | None = None, *, simulator: st
     if spec == "pynq-z2":
         from .pynq_z2 import PynqZ2Board
 
-        return PynqZ2Board(bitfile)
+        return PynqZ2Board(bitfile, expected=params, model=model)
     if spec == "analog":
         if checkpoint is None:
             raise ValueError("the analog board needs the float checkpoint it programs into the chip (checkpoint=PATH)")

@@ -7,7 +7,6 @@ below the overlay is therefore exercised in CI through the simulated core; only 
 """
 from __future__ import annotations
 
-import json
 import os
 import time
 
@@ -73,31 +72,48 @@ class PynqZ2Board(OverlayBoard):
 
     name = "pynq-z2"
 
-    def __init__(self, bitfile: str | None):
+    def __init__(self, bitfile: str | None, expected: HardwareParams | None = None, model=None):
+        """Program `bitfile` after checking its build manifest against what is needed.
+
+        expected: the core build the caller needs (default: the board's recorded build,
+        bitstreams.board_config.CONFIGS["pynq-z2"].params); model: a ModelConfig (or dict) whose n and n_cond the
+        core must have. The manifest's params, part, source hash, file hashes and BUILD_HASH must all match,
+        else BoardError naming each difference, before the PL is programmed.
+        """
         if not bitfile:
             raise ValueError("the pynq-z2 board needs --bitfile PATH.bit (with PATH.hwh beside it)")
         if not os.path.exists(bitfile):
             raise FileNotFoundError(f"bitstream {bitfile!r} not found (a .bit with its .hwh beside it)")
+        board = BOARDS["pynq-z2"]
+        expected = expected or board.params
+        if model is not None:
+            need = model if isinstance(model, dict) else {"name": model.name, "n": model.n, "n_cond": model.n_cond}
+            diffs = [f"{k}: core {getattr(expected, k)}, checkpoint needs {need[k]}" for k in ("n", "n_cond")
+                     if getattr(expected, k) != need[k]]
+            if diffs:
+                raise BoardError(f"checkpoint {need.get('name', '?')!r} does not fit the pynq-z2 core build "
+                                 f"({'; '.join(diffs)}): use a checkpoint for n={expected.n}, n_cond={expected.n_cond} "
+                                 "or build and pass a bitstream for this model")
         try:
             import pynq
         except ImportError:
             raise BoardError("the pynq package is not installed: the pynq-z2 board runs on the board itself "
                              "(or use tcp://BOARD:PORT with `python -m host.agent` running there)") from None
-        # Refuse a bitstream that is not the recorded build of the current sources, before programming the PL.
+        # Refuse a bitstream that is not the recorded build of the current sources for the needed core and this
+        # board, before programming the PL.
         from bitstreams.manifest import BitstreamMismatch, check_bitstream, manifest_path
 
         try:
-            record = json.loads(manifest_path(bitfile).read_text())
-            built = HardwareParams.from_dict(record["params"])
-        except FileNotFoundError:
-            raise BoardError(f"{bitfile}: no build manifest {manifest_path(bitfile).name} beside it, so its sources are "
-                             "unknown; use the .bit/.hwh/.json set written by `python -m bitstreams.build`") from None
-        except (ValueError, KeyError, TypeError) as e:
-            raise BoardError(f"{manifest_path(bitfile)}: unreadable build manifest ({e}); rebuild the bitstream") from None
-        try:
-            check_bitstream(bitfile, built)
+            record = check_bitstream(bitfile, expected)
         except BitstreamMismatch as e:
             raise BoardError(str(e)) from None
+        except (ValueError, KeyError, TypeError, AttributeError) as e:
+            raise BoardError(f"{manifest_path(bitfile)}: unreadable build manifest ({e}); rebuild the bitstream") from None
+        if not isinstance(record, dict):
+            raise BoardError(f"{manifest_path(bitfile)}: the build manifest is not a JSON object; rebuild the bitstream")
+        if record.get("part", board.part) != board.part:
+            raise BoardError(f"{bitfile} was built for part {record.get('part')!r}, the PYNQ-Z2 has {board.part!r}: "
+                             "rebuild with `python -m bitstreams.build --config pynq-z2`")
         expect = record.get("build_hash")
         from .. import pynq_driver  # registers OscillatorCore with pynq before the overlay binds its drivers
 
