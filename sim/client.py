@@ -12,6 +12,7 @@ timeout; if the subprocess dies, every call raises ConnectionError with the tail
 """
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import shutil
@@ -20,7 +21,9 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -28,12 +31,43 @@ import numpy as np
 from fixedpoint.spec import HardwareParams
 
 from .env import REPO
-from .protocol import SOCKET_ENV, recv_msg, send_msg
+from .protocol import PARENT_ENV, SOCKET_ENV, recv_msg, send_msg
 
 #: Wall-clock seconds allowed per call on top of the simulated work (a guard against hangs, not a budget).
 CALL_TIMEOUT_S = 120.0
 #: Simulated cycles per wall-clock second assumed when sizing timeouts (Verilator does far more).
 MIN_CYCLES_PER_S = 20_000
+
+_LIVE: "weakref.WeakSet[SimClient]" = weakref.WeakSet()
+
+
+def _close_all() -> None:
+    """atexit: close every simulation still open (kills its process group, removes its temporary directory)."""
+    for client in list(_LIVE):
+        try:
+            client.close()
+        except Exception:
+            pass
+
+
+atexit.register(_close_all)
+
+
+def _exit_on_signal(signum, frame):
+    raise SystemExit(128 + signum)
+
+
+def exit_cleanly_on_termination() -> None:
+    """SIGTERM/SIGHUP -> SystemExit in this process, so `finally` blocks and atexit close every simulation.
+
+    Installed only from the main thread and only where the default action (die without cleanup) is in place,
+    so a handler an application set up itself is kept.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(sig) is signal.SIG_DFL:
+            signal.signal(sig, _exit_on_signal)
 
 
 class SimClient:
@@ -43,23 +77,32 @@ class SimClient:
             raise ValueError(f"simulator must be 'verilator' or 'icarus', got {simulator!r}")
         self.params = params
         self.simulator = simulator
-        self._tmp = Path(tempfile.mkdtemp(prefix="oscsim-"))
-        self._log_path = self._tmp / "sim.log"
-        self._sock_path = str(self._tmp / "sock")
-        self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self._listener.bind(self._sock_path)
-        self._listener.listen(1)
         self._conn: socket.socket | None = None
         self._dead: str | None = None
-        env = dict(os.environ, **{SOCKET_ENV: self._sock_path,
-                                  "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])})
-        cmd = [sys.executable, "-m", "sim.launch", "--simulator", simulator, "--params", json.dumps(params.to_dict()),
-               "--test-dir", str(self._tmp)] + (["--waves"] if waves else []) + (
-               ["--build-root", str(build_dir)] if build_dir else [])
-        self._log = open(self._log_path, "wb")
-        self._proc = subprocess.Popen(cmd, cwd=str(REPO), env=env, stdout=self._log, stderr=subprocess.STDOUT,
-                                      start_new_session=True)
-        self._accept(start_timeout_s)
+        self._proc = self._listener = self._log = None
+        exit_cleanly_on_termination()
+        self._tmp = Path(tempfile.mkdtemp(prefix="oscsim-"))
+        try:
+            self._log_path = self._tmp / "sim.log"
+            self._sock_path = str(self._tmp / "sock")
+            self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self._listener.bind(self._sock_path)
+            self._listener.listen(1)
+            env = dict(os.environ, **{SOCKET_ENV: self._sock_path, PARENT_ENV: str(os.getpid()),
+                                      "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])})
+            cmd = [sys.executable, "-m", "sim.launch", "--simulator", simulator, "--params",
+                   json.dumps(params.to_dict()), "--test-dir", str(self._tmp)] + (["--waves"] if waves else []) + (
+                   ["--build-root", str(build_dir)] if build_dir else [])
+            self._log = open(self._log_path, "wb")
+            # Own session: the whole simulation (make, compiler, simulator) is one process group we can kill;
+            # sim.launch exits with its group when this process dies (PR_SET_PDEATHSIG + a parent watch).
+            self._proc = subprocess.Popen(cmd, cwd=str(REPO), env=env, stdout=self._log, stderr=subprocess.STDOUT,
+                                          start_new_session=True)
+            _LIVE.add(self)
+            self._accept(start_timeout_s)
+        except BaseException:  # a failed start, Ctrl-C or SIGTERM while building: nothing may be left behind
+            self._abort()
+            raise
 
     # --- plumbing -------------------------------------------------------------------------------
     def _log_tail(self, n: int = 3000) -> str:
@@ -167,25 +210,45 @@ class SimClient:
         self._call("reset")
 
     # --- lifetime ---------------------------------------------------------------------------------
-    def _shutdown(self):
+    def _killpg(self, sig) -> None:
+        try:
+            os.killpg(self._proc.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def _shutdown(self, grace_s: float = 10.0):
+        """Close the connection, stop the simulation's process group (after `grace_s` to exit by itself)."""
         if self._conn is not None:
             try:
                 self._conn.close()
             except OSError:
                 pass
             self._conn = None
-        if self._proc.poll() is None:
-            try:
-                self._proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self._proc.pid, signal.SIGTERM)
+        if self._proc is not None:
+            if self._proc.poll() is None:
                 try:
-                    self._proc.wait(timeout=10)
+                    self._proc.wait(timeout=grace_s)
                 except subprocess.TimeoutExpired:
-                    os.killpg(self._proc.pid, signal.SIGKILL)
-                    self._proc.wait()
-        self._listener.close()
-        self._log.close()
+                    self._killpg(signal.SIGTERM)
+                    try:
+                        self._proc.wait(timeout=10)
+                    except subprocess.TimeoutExpired:
+                        self._killpg(signal.SIGKILL)
+                        self._proc.wait()
+            self._killpg(signal.SIGKILL)  # whatever of the group is still there (the leader may have exited first)
+        for f in (self._listener, self._log):
+            if f is not None:
+                f.close()
+        _LIVE.discard(self)
+
+    def _abort(self) -> None:
+        """Failed or interrupted start: stop everything now and remove the temporary directory."""
+        if self._dead is None:
+            self._dead = "the simulation did not start"
+        try:
+            self._shutdown(grace_s=0.0)
+        finally:
+            shutil.rmtree(self._tmp, ignore_errors=True)
 
     def close(self) -> None:
         if self._dead is None and self._conn is not None:
@@ -208,5 +271,7 @@ class SimClient:
         try:
             if self._dead is None:
                 self.close()
+            else:
+                shutil.rmtree(self._tmp, ignore_errors=True)
         except Exception:
             pass

@@ -12,6 +12,8 @@ import struct
 
 #: Environment variable holding the AF_UNIX socket path the server connects to.
 SOCKET_ENV = "OSC_SIM_SOCKET"
+#: Environment variable holding the pid of the process the simulation must not outlive (sim.launch).
+PARENT_ENV = "OSC_SIM_PARENT"
 OPS = ("write_reg", "read_reg", "stream_in", "stream_out", "wait_irq", "cycles", "reset", "close")
 
 

@@ -7,7 +7,7 @@ import time
 
 from fixedpoint.spec import HardwareParams
 
-from .base import BoardDisconnected
+from .base import BoardDisconnected, BoardError
 from .pynq_z2 import PYNQ_CLOCK_HZ, OverlayBoard, find_core
 
 
@@ -22,7 +22,10 @@ class SimBoard(OverlayBoard):
         if client is None:
             from sim.client import SimClient
 
-            client = SimClient(params, simulator=simulator, waves=waves, build_dir=build_dir)
+            try:
+                client = SimClient(params, simulator=simulator, waves=waves, build_dir=build_dir)
+            except (ConnectionError, TimeoutError, OSError) as e:  # the client has already cleaned up
+                raise BoardError(f"the RTL simulation ({simulator}) did not start: {e}") from None
         self.client = client
         self.start_s = time.perf_counter() - t0
         self.device = SimDevice(client)
