@@ -15,11 +15,14 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
+from fixedpoint import cli
+from fixedpoint.files import check_output, save_with_rescue
 from fixedpoint.golden import initial_phases
 from fixedpoint.quantize import HardwareImage, image_from_checkpoint, quantize
 from fixedpoint.readout import phase_features
@@ -107,28 +110,53 @@ def load_resources(path: str | None, params: HardwareParams, P: ParamSet) -> Res
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m bitstreams.measure", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = cli.ArgumentParser(prog="python -m bitstreams.measure", description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--board", default="golden", help="golden | sim | pynq-z2 | tcp://HOST:PORT | serial://...")
-    ap.add_argument("--checkpoint", help="our .safetensors checkpoint (default: a random-init model of size --n)")
-    ap.add_argument("--n", type=int, default=1024, help="oscillators when no checkpoint is given (CIFAR recipe)")
-    ap.add_argument("--images", type=int, default=8, help="timed images (after one warm-up)")
-    ap.add_argument("--bitfile", help="pynq-z2: the .bit (with .hwh and the build manifest .json beside it)")
-    ap.add_argument("--clock-mhz", type=float, default=None, help="core clock for cycles -> time (default FCLK0 100)")
-    ap.add_argument("--meter-csv", help="external power-meter log covering the run (format in bitstreams/meter.py)")
-    ap.add_argument("--meter-offset", type=float, default=0.0, help="seconds added to the meter's timestamps")
-    ap.add_argument("--idle-s", type=float, default=None, help="idle baseline before the run (default 5 s with "
-                    "a meter or rails, else 0)")
+    ap.add_argument("--checkpoint", type=cli.existing_file,
+                    help="our .safetensors checkpoint (default: a random-init model of size --n)")
+    ap.add_argument("--n", type=cli.int_range(1, 16384), default=1024,
+                    help="oscillators when no checkpoint is given (CIFAR recipe)")
+    ap.add_argument("--images", type=cli.int_range(1, 100_000), default=8, help="timed images (after one warm-up)")
+    ap.add_argument("--bitfile", type=cli.existing_file,
+                    help="pynq-z2: the .bit (with .hwh and the build manifest .json beside it)")
+    ap.add_argument("--clock-mhz", type=cli.float_range(0.0, 1000.0, lo_open=True), default=None,
+                    help="core clock for cycles -> time (default FCLK0 100)")
+    ap.add_argument("--meter-csv", type=cli.existing_file,
+                    help="external power-meter log covering the run (format in bitstreams/meter.py)")
+    ap.add_argument("--meter-offset", type=cli.finite_float, default=0.0,
+                    help="seconds added to the meter's timestamps")
+    ap.add_argument("--idle-s", type=cli.float_range(0.0, 3600.0), default=None,
+                    help="idle baseline before the run (default 5 s with a meter or rails, else 0)")
     ap.add_argument("--power-model", action="store_true", help="also report the resource-based power estimate")
-    ap.add_argument("--resources", help="resources.json or build manifest for the power model (default: analytic)")
-    ap.add_argument("--out", help="output dir (default runs/measure/<board>)")
+    ap.add_argument("--resources", type=cli.existing_file,
+                    help="resources.json or build manifest for the power model (default: analytic)")
+    ap.add_argument("--out", type=cli.output_dir, help="output dir (default runs/measure/<board>)")
     ap.add_argument("--no-bitstream-check", action="store_true",
                     help="skip bitstreams.manifest.check_bitstream (a .bit without a matching build manifest)")
-    ap.add_argument("--seed", type=int, default=0, help="seed of the initial phases (and of the random model without --checkpoint; default 0)")
-    ap.add_argument("--threads", type=int, default=1, help="torch threads for the decoder (1: stable timings on a "
+    ap.add_argument("--seed", type=cli.seed, default=0,
+                    help="seed of the initial phases (and of the random model without --checkpoint; default 0)")
+    ap.add_argument("--threads", type=cli.int_range(1, 1024), default=1, help="torch threads for the decoder (1: stable timings on a "
                     "shared host)")
     args = ap.parse_args(argv)
-    if args.images < 1:
-        ap.error("--images must be >= 1")
+    if args.bitfile and args.board != "pynq-z2":
+        ap.error(f"--bitfile applies to --board pynq-z2 only, not {args.board}")
+    if args.checkpoint and "--n" in (argv if argv is not None else sys.argv[1:]):
+        ap.error("--n sets the size of a random-init model; with --checkpoint the size is the checkpoint's")
+    out = Path(args.out or check_output(REPO_ROOT / "runs" / "measure" / _safe(args.board), "--out", "dir"))
+    try:
+        return _measure(args, out)
+    except Exception as e:  # one clear line for every expected failure
+        from host.boards.base import BoardError
+        from model.checkpoint import CheckpointError
+
+        if isinstance(e, (BoardError, CheckpointError, ValueError, FileNotFoundError)):
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        raise
+
+
+def _measure(args, out: Path) -> int:
     P = ParamSet()
     clock_hz = (args.clock_mhz or P.v("fpga_clock", "MHz")) * 1e6
 
@@ -240,12 +268,15 @@ def main(argv=None) -> int:
                   "rows": rows, "energy": energy, "idle_window": idle, "run_window": (run_start, run_end)}
     finally:
         board.close()
-    out = Path(args.out or REPO_ROOT / "runs" / "measure" / _safe(args.board))
-    write_json_atomic(out / "measure.json", result)
-    write_text_atomic(out / "measure.md", markdown(result))
+
+    def write(d):
+        write_json_atomic(Path(d) / "measure.json", result)
+        write_text_atomic(Path(d) / "measure.md", markdown(result))
+
+    written = Path(save_with_rescue(str(out), write, "--out"))  # a late failure: a rescue directory, named
     print(markdown(result))
-    print(f"wrote {out / 'measure.json'} and measure.md")
-    return 0
+    print(f"wrote {written / 'measure.json'} and measure.md")
+    return int(written != out)
 
 
 def _safe(s: str) -> str:

@@ -2,12 +2,16 @@
 
 Write to a temporary file in the target's directory, fsync, give it the permissions a plain open()
 would (mkstemp makes 0600 files), then os.replace onto the target; on any error the target is untouched.
+
+check_output() refuses a destination that cannot be written before the long work starts; save_with_rescue()
+writes a finished result to a rescue location (and says where) when its destination fails late.
 """
 from __future__ import annotations
 
 import contextlib
 import os
 import tempfile
+import time
 
 
 def _umask() -> int:
@@ -39,3 +43,92 @@ def write_atomic(path: str | os.PathLike, data: bytes | str) -> None:
     """Atomically write bytes, or text as UTF-8."""
     with atomic_output(path) as tmp, open(tmp, "wb") as f:
         f.write(data.encode() if isinstance(data, str) else data)
+
+
+# ---- destinations: checked before the long work, rescued after it ------------------------------------------
+RESCUE_DIR_NAME = "oscillator-hil-rescued"
+
+
+def _nearest_existing(path: str) -> str:
+    d = path
+    while not os.path.lexists(d):
+        parent = os.path.dirname(d)
+        if parent == d:
+            break
+        d = parent
+    return d
+
+
+def check_output(path: str | os.PathLike, what: str = "output", kind: str = "file") -> str:
+    """Refuse, before any long work, a destination that cannot be written; returns `path` unchanged.
+
+    kind "file": `path` must not be a directory and its directory (or the nearest existing ancestor, which
+    atomic_output will create the rest under) must accept a new file; kind "dir": `path` must be a directory
+    or creatable as one. The check creates and removes one empty temporary file (so it holds for root and for
+    read-only file systems too). Raises ValueError with one line saying what is wrong.
+    """
+    if kind not in ("file", "dir"):
+        raise ValueError(f"kind must be 'file' or 'dir', got {kind!r}")
+    raw = os.fspath(path)
+    if not raw:
+        raise ValueError(f"{what}: empty path")
+    p = os.path.abspath(raw)
+    if kind == "file":
+        if os.path.isdir(p) or raw.endswith(os.sep):
+            raise ValueError(f"{what} {raw!r} is a directory; give a file name inside it (e.g. "
+                             f"{os.path.join(raw, 'out' + (os.path.splitext(raw)[1] or '.png'))})")
+        target_dir = os.path.dirname(p)
+    else:
+        if os.path.lexists(p) and not os.path.isdir(p):
+            raise ValueError(f"{what} {raw!r} exists and is not a directory")
+        target_dir = p
+    base = _nearest_existing(target_dir)
+    if not os.path.isdir(base):
+        raise ValueError(f"{what} {raw!r}: {base} is not a directory")
+    try:
+        fd, probe = tempfile.mkstemp(dir=base, prefix=".probe-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise ValueError(f"{what} {raw!r}: cannot write in {base} ({e.strerror or e}); choose a writable "
+                         "location") from None
+    return raw
+
+
+def _rescue_path(path: str) -> list[str]:
+    """Candidate places for a result whose destination failed: the temp dir, then the home directory."""
+    name = os.path.basename(os.path.normpath(path)) or "output"
+    stem, ext = os.path.splitext(name)
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    unique = f"{stem}-{stamp}-{os.getpid()}{ext}"
+    return [os.path.join(base, RESCUE_DIR_NAME, unique) for base in (tempfile.gettempdir(), os.path.expanduser("~"))]
+
+
+def save_with_rescue(path: str | os.PathLike, write, what: str = "output", report=None) -> str:
+    """Call write(path); if that fails with OSError, call write(rescue) for a rescue path and say so.
+
+    `write` writes the whole result to the path it is given (a file, or a directory of files), atomically.
+    Returns the path actually written: `path`, or the rescue path (a line on `report`, default stderr, names
+    both and the reason). Raises OSError only when the result could be written nowhere; results are never
+    dropped silently.
+    """
+    import sys
+
+    path = os.fspath(path)
+    try:
+        write(path)
+        return path
+    except OSError as e:
+        reason = f"{type(e).__name__}: {e.strerror or e}"
+    errors = []
+    for rescue in _rescue_path(path):
+        try:
+            os.makedirs(os.path.dirname(rescue), exist_ok=True)
+            write(rescue)
+        except OSError as e2:
+            errors.append(f"{rescue}: {e2.strerror or e2}")
+            continue
+        print(f"warning: could not write {what} {path} ({reason}); saved it to {rescue} instead",
+              file=report or sys.stderr, flush=True)
+        return rescue
+    raise OSError(f"could not write {what} {path} ({reason}) nor a rescue copy ({'; '.join(errors)})")

@@ -12,16 +12,20 @@ The host computes the seeded initial phases and decodes; boards only integrate. 
 """
 from __future__ import annotations
 
-import argparse
 import json
+import os
 import sys
 
 import numpy as np
 
-from fixedpoint.files import atomic_output
+from fixedpoint import cli
+from fixedpoint.files import atomic_output, check_output, save_with_rescue
 from fixedpoint.spec import FORMATS
 
 from .api import summarize  # noqa: F401  (the timing table; kept importable from here)
+
+#: Most samples one run may ask for (each is one board run; the picture holds them all).
+MAX_SAMPLES = 4096
 
 
 def save_phases(samples, path: str) -> str:
@@ -43,28 +47,28 @@ def save_phases(samples, path: str) -> str:
     return path
 
 
-def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="python -m host.run", description=__doc__.split("\n")[0])
+def build_parser() -> cli.ArgumentParser:
+    ap = cli.ArgumentParser(prog="python -m host.run", description=__doc__.split("\n")[0])
     ap.add_argument("--board", default="sim", help="golden | sim (default) | pynq-z2 | analog | tcp://HOST:PORT | "
                     "serial:///dev/DEV?baud=N")
     ap.add_argument("--class", dest="cls", required=True, help="class name or index (cat, volcano, 3, ...)")
     ap.add_argument("--checkpoint", default=None, help="our .safetensors checkpoint (default: the bundled "
                     "checkpoints/cifar10-n1024.safetensors)")
-    ap.add_argument("--seed", type=int, default=0, help="initial-phase seed; the same seed gives model.sample the "
+    ap.add_argument("--seed", type=cli.seed, default=0, help="initial-phase seed; the same seed gives model.sample the "
                     "same start (default 0)")
-    ap.add_argument("--n", type=int, default=1, help="samples (seeded rows 0..n-1; default 1)")
-    ap.add_argument("--out", default=None, help="labeled PNG of the images (default out/<board>-<class>-s<seed>.png)")
-    ap.add_argument("--scale", type=int, default=4, help="pixel zoom of the pictures, nearest neighbour (default 4)")
-    ap.add_argument("--strip", default=None, help="labeled PNG of the decoded image after every Euler step")
-    ap.add_argument("--gif", default=None, help="animated GIF of the settling, one frame per Euler step")
-    ap.add_argument("--order-plot", default=None, help="PNG plot of the order parameter r(t) (mean and spread)")
-    ap.add_argument("--phases", default=None, help=".npz of the settled (and per-step) phases, images and timings")
+    ap.add_argument("--n", type=cli.int_range(1, MAX_SAMPLES), default=1, help="samples (seeded rows 0..n-1; default 1)")
+    ap.add_argument("--out", type=cli.output_file, default=None, help="labeled PNG of the images (default out/<board>-<class>-s<seed>.png)")
+    ap.add_argument("--scale", type=cli.int_range(1, 16), default=4, help="pixel zoom of the pictures, nearest neighbour (default 4)")
+    ap.add_argument("--strip", type=cli.output_file, default=None, help="labeled PNG of the decoded image after every Euler step")
+    ap.add_argument("--gif", type=cli.output_file, default=None, help="animated GIF of the settling, one frame per Euler step")
+    ap.add_argument("--order-plot", type=cli.output_file, default=None, help="PNG plot of the order parameter r(t) (mean and spread)")
+    ap.add_argument("--phases", type=cli.output_file, default=None, help=".npz of the settled (and per-step) phases, images and timings")
     ap.add_argument("--simulator", default="verilator", choices=["verilator", "icarus"], help="sim board: simulator")
-    ap.add_argument("--lanes", type=int, default=None, help="golden/sim core: MAC lanes (default: the board build)")
+    ap.add_argument("--lanes", type=cli.positive_int, default=None, help="golden/sim core: MAC lanes (default: the board build)")
     ap.add_argument("--format", default=None, choices=sorted(FORMATS),
                     help="golden/sim core: numerics format (default: the board build, pynq-z2-n1024 for n1024)")
     ap.add_argument("--bitfile", default=None, help="pynq-z2 board: the overlay .bit (with .hwh and manifest)")
-    ap.add_argument("--timeout", type=float, default=None, help="remote boards: seconds per request")
+    ap.add_argument("--timeout", type=cli.positive_float, default=None, help="remote boards: seconds per request")
     ap.add_argument("--decoder", default="auto", choices=["auto", "torch", "numpy"],
                     help="decoder implementation (auto: torch when installed, else numpy)")
     ap.add_argument("--analog", action="append", default=[], metavar="NAME=VALUE",
@@ -76,12 +80,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     ap = build_parser()
     args = ap.parse_args(argv)
-    if args.n < 1:
-        ap.error("--n must be >= 1")
-    if args.seed < 0:
-        ap.error("--seed must be >= 0")
-    if not 1 <= args.scale <= 16:
-        ap.error("--scale must be 1..16")
+    outs = [p for p in (args.out, args.strip, args.gif, args.order_plot, args.phases) if p]
+    if len({os.path.abspath(p) for p in outs}) < len(outs):
+        ap.error("two of --out, --strip, --gif, --order-plot, --phases name the same file")
+    if args.bitfile and args.board != "pynq-z2":
+        ap.error(f"--bitfile applies to --board pynq-z2 only, not {args.board}")
     if args.analog:
         if args.board != "analog":
             ap.error("--analog settings need --board analog")
@@ -117,30 +120,40 @@ def _run(args) -> int:
     except ValueError as e:
         raise ValueError(f"{e} [checkpoint {api._show(path)} is a {cfg.dataset} model]") from None
     steps = bool(args.strip or args.gif or args.order_plot)
+    out = args.out or check_output(f"out/{args.board.split(':')[0]}-{cfg.name}-s{args.seed}.png", "--out")
     with api.open(args.board, path, fmt=args.format, lanes=args.lanes, simulator=args.simulator,
                   bitfile=args.bitfile, timeout=args.timeout, decoder=args.decoder, analog=args.analog or None) as osc:
         class_id = osc.class_id(args.cls)
         print(f"{osc.describe()}; class {osc.class_names[class_id]} ({class_id}), seed {args.seed}")
         s = osc.generate(class_id, n=args.n, seed=args.seed, trajectory=steps)
-    out = args.out or f"out/{args.board.split(':')[0]}-{s.class_name}-s{args.seed}.png"
-    pictures.save_samples(s, out, scale=args.scale)
-    print(f"wrote {out} ({len(s)} image{'s' if len(s) > 1 else ''}, {args.scale}x)")
+    if not args.out:
+        out = f"out/{args.board.split(':')[0]}-{s.class_name}-s{args.seed}.png"
+    rescued = False
+
+    def save(path, write, what):  # a destination that fails after the work: the result goes to a rescue file
+        nonlocal rescued
+        written = save_with_rescue(path, write, what)
+        rescued |= written != path
+        return written
+
+    written = save(out, lambda p: pictures.save_samples(s, p, scale=args.scale), "--out")
+    print(f"wrote {written} ({len(s)} image{'s' if len(s) > 1 else ''}, {args.scale}x)")
     if args.strip:
-        pictures.save_strip(s, args.strip, scale=args.scale)
-        print(f"wrote {args.strip} (phases after steps 0..{s.trajectory.shape[1] - 1}, one row per sample)")
+        written = save(args.strip, lambda p: pictures.save_strip(s, p, scale=args.scale), "--strip")
+        print(f"wrote {written} (phases after steps 0..{s.trajectory.shape[1] - 1}, one row per sample)")
     if args.gif:
-        pictures.save_gif(s, args.gif, scale=args.scale)
-        print(f"wrote {args.gif} ({s.trajectory.shape[1]} frames)")
+        written = save(args.gif, lambda p: pictures.save_gif(s, p, scale=args.scale), "--gif")
+        print(f"wrote {written} ({s.trajectory.shape[1]} frames)")
     if args.order_plot:
-        pictures.save_order_plot(s, args.order_plot)
-        print(f"wrote {args.order_plot}")
+        written = save(args.order_plot, lambda p: pictures.save_order_plot(s, p), "--order-plot")
+        print(f"wrote {written}")
     if args.phases:
-        save_phases(s, args.phases)
-        print(f"wrote {args.phases}")
+        written = save(args.phases, lambda p: save_phases(s, p), "--phases")
+        print(f"wrote {written}")
     if s.overflow.any():
         print(f"warning: {int(s.overflow.sum())} sample(s) overflowed the phase word (core flag set)", file=sys.stderr)
     print(api.summarize(s.timings))
-    return 0
+    return int(rescued)
 
 
 if __name__ == "__main__":

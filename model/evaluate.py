@@ -21,6 +21,7 @@ import hashlib
 import importlib.util
 import json
 import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -30,9 +31,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from fixedpoint.files import atomic_output, write_atomic
-from model.checkpoint import save_torch_atomic
-from model.data import DEFAULT_CACHE_DIR, ImageDataset, load_dataset, repo_relative, to_float, to_uint8
+from fixedpoint import cli
+from fixedpoint.files import atomic_output, check_output, save_with_rescue, write_atomic
+from model.checkpoint import CheckpointError, save_torch_atomic
+from model.data import DATASET_NAMES, DEFAULT_CACHE_DIR, ImageDataset, load_dataset, repo_relative, to_float, to_uint8
 
 INCEPTION_SIZE = 299
 INCEPTION_DIM = 2048
@@ -342,36 +344,40 @@ def to_markdown(res: dict) -> str:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m model.evaluate", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--checkpoint", default="checkpoints/cifar10-n1024.safetensors",
+    p = cli.ArgumentParser(prog="python -m model.evaluate", description=__doc__,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--checkpoint", type=cli.existing_file, default="checkpoints/cifar10-n1024.safetensors",
                    help="checkpoint to evaluate (default: the bundled cifar10-n1024)")
-    p.add_argument("--data", default=None, help="dataset (default: the checkpoint config's)")
+    p.add_argument("--data", default=None, choices=DATASET_NAMES, help="dataset (default: the checkpoint config's)")
     p.add_argument("--data-root", default=None, help="dataset file/folder (default: the dataset's standard "
                    "location, for CIFAR-10 ../shared/datasets/cifar10-jpeg.tar.gz next to the repository)")
-    p.add_argument("--cache-dir", default=None, help="where decoded datasets and the classifier are cached "
-                   "(default: the loader's cache directory)")
-    p.add_argument("--num-samples", type=int, default=1000, help="N (CPU Inception ~0.3 s/image at 2 threads)")
-    p.add_argument("--seed", type=int, default=42, help="sampling seed (default 42)")
-    p.add_argument("--metrics", default="fid,kid,acc", help="comma list of fid, kid, acc")
-    p.add_argument("--classifier-epochs", type=int, default=4, help="epochs of the in-project accuracy classifier "
-                   "when it is not cached (default 4)")
-    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
-    p.add_argument("--out-json", default=None, help="default out/<checkpoint name>.eval.json")
-    p.add_argument("--out-md", default=None, help="default out/<checkpoint name>.eval.md")
+    p.add_argument("--cache-dir", type=cli.output_dir, default=None, help="where decoded datasets and the "
+                   "classifier are cached (default: the loader's cache directory)")
+    p.add_argument("--num-samples", type=cli.int_range(10, 100_000), default=1000,
+                   help="N (CPU Inception ~0.3 s/image at 2 threads)")
+    p.add_argument("--seed", type=cli.seed, default=42, help="sampling seed (default 42)")
+    p.add_argument("--metrics", type=cli.choice_list(("fid", "kid", "acc"), "metric"), default="fid,kid,acc",
+                   help="comma list of fid, kid, acc")
+    p.add_argument("--classifier-epochs", type=cli.int_range(1, 1000), default=4,
+                   help="epochs of the in-project accuracy classifier when it is not cached (default 4)")
+    p.add_argument("--threads", type=cli.int_range(1, 1024), default=None, help="torch threads (default: torch's)")
+    p.add_argument("--out-json", type=cli.output_file, default=None, help="default out/<checkpoint name>.eval.json")
+    p.add_argument("--out-md", type=cli.output_file, default=None, help="default out/<checkpoint name>.eval.md")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     a = p.parse_args(argv)
+    stem = Path("out") / Path(a.checkpoint).stem
+    out_json = a.out_json or f"{stem}.eval.json"
+    out_md = a.out_md or f"{stem}.eval.md"
+    try:  # destinations first: a long evaluation must not end in an unwritable path
+        check_output(out_json, "--out-json")
+        check_output(out_md, "--out-md")
+    except ValueError as e:
+        p.error(str(e))
+    if os.path.abspath(out_json) == os.path.abspath(out_md):
+        p.error("--out-json and --out-md name the same file")
     if a.threads:
         torch.set_num_threads(a.threads)
-    metrics = tuple(m.strip() for m in a.metrics.split(",") if m.strip())
-    bad = [m for m in metrics if m not in ("fid", "kid", "acc")]
-    if bad:
-        p.error(f"unknown metrics {bad}; choose from fid, kid, acc")
-    if a.num_samples < 10:
-        p.error("--num-samples must be >= 10")
-    stem = Path("out") / Path(a.checkpoint).stem
-    out_json = Path(a.out_json or f"{stem}.eval.json")
-    out_md = Path(a.out_md or f"{stem}.eval.md")
+    metrics = tuple(a.metrics)
 
     def write(r):
         write_atomic(out_json, json.dumps(r, indent=2) + "\n")
@@ -379,14 +385,17 @@ def main(argv=None) -> int:
 
     partial = {}
 
-    def keep(r):  # each finished stage survives a later interruption
+    def keep(r):  # each finished stage survives a later interruption (best effort; the end result is rescued)
         partial.update(r)
-        write(r)
+        try:
+            write(r)
+        except OSError:
+            pass
 
     try:
         res = evaluate(a.checkpoint, a.data, a.data_root, a.num_samples, a.seed, a.cache_dir, metrics,
                        not a.no_progress, a.classifier_epochs, on_stage=keep)
-    except (FileNotFoundError, ValueError) as e:
+    except (FileNotFoundError, ValueError, CheckpointError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -394,9 +403,10 @@ def main(argv=None) -> int:
         kept = f"; finished stages ({done}) are in {out_json}" if partial else ""
         print(f"interrupted{kept}", file=sys.stderr)
         return 130
-    write(res)
+    rc = save_with_rescue(out_json, lambda p: write_atomic(p, json.dumps(res, indent=2) + "\n"), "--out-json") != out_json
+    rc |= save_with_rescue(out_md, lambda p: write_atomic(p, to_markdown(res)), "--out-md") != out_md
     print(to_markdown(res))
-    return 0
+    return int(rc)
 
 
 if __name__ == "__main__":

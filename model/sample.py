@@ -13,17 +13,21 @@ gives the float model exactly the initial phases it gives every board (host.run 
 
 from __future__ import annotations
 
-import argparse
+import os
 import sys
 
 import torch
 from tqdm import tqdm
+
+from fixedpoint import cli
+from fixedpoint.files import save_with_rescue
 
 from .classes import resolve_class
 from .config import get_config
 from .un0 import OscillatorGenerator, order_parameter, to_unit_range
 
 MAX_TRAJECTORY_SAMPLES = 8  # strip / GIF / order plot use at most this many samples
+MAX_SAMPLES = 100_000  # images one run may ask for (kept in memory for the grid)
 
 
 def load_model(checkpoint: str | None, config: str | None, seed: int = 0) -> OscillatorGenerator:
@@ -95,45 +99,68 @@ def trajectory(model: OscillatorGenerator, class_ids: torch.Tensor, seed: int = 
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m model.sample", description=__doc__.split("\n")[0])
+    ap = cli.ArgumentParser(prog="python -m model.sample", description=__doc__.split("\n")[0])
     src = ap.add_mutually_exclusive_group(required=True)
-    src.add_argument("--checkpoint", help="our .safetensors checkpoint or an Un-0 .pt file")
+    src.add_argument("--checkpoint", type=cli.existing_file, help="our .safetensors checkpoint or an Un-0 .pt file")
     src.add_argument("--config", help="config name (random initialisation), e.g. cifar10-n64")
     ap.add_argument("--class", dest="cls", default=None,
                     help="class name/index, comma-separated list, or 'all' (default: cycle all classes)")
-    ap.add_argument("--n", type=int, default=16, help="number of images (default 16)")
-    ap.add_argument("--seed", type=int, default=0, help="initial-phase seed; host.run --seed gives a board the same start")
-    ap.add_argument("--out", required=True, help="PNG grid path")
-    ap.add_argument("--nrow", type=int, default=None, help="images per grid row (default ~sqrt(n))")
-    ap.add_argument("--scale", type=int, default=2, help="pixel zoom of the saved grid (default 2)")
-    ap.add_argument("--batch-size", type=int, default=64, help="images per forward pass (default 64; results do not depend on it)")
-    ap.add_argument("--steps-strip", default=None, help="PNG: decoded image after every solver step")
-    ap.add_argument("--gif", default=None, help="GIF of the decoded grid over the solver steps")
-    ap.add_argument("--order-plot", default=None, help="PNG plot of the order parameter r(t)")
+    ap.add_argument("--n", type=cli.int_range(1, MAX_SAMPLES), default=16, help="number of images (default 16)")
+    ap.add_argument("--seed", type=cli.seed, default=0,
+                    help="initial-phase seed; host.run --seed gives a board the same start")
+    ap.add_argument("--out", type=cli.output_file, required=True, help="PNG grid path")
+    ap.add_argument("--nrow", type=cli.int_range(1, MAX_SAMPLES), default=None,
+                    help="images per grid row (default ~sqrt(n))")
+    ap.add_argument("--scale", type=cli.int_range(1, 16), default=2, help="pixel zoom of the saved grid (default 2)")
+    ap.add_argument("--batch-size", type=cli.int_range(1, 65536), default=64,
+                    help="images per forward pass (default 64; results do not depend on it)")
+    ap.add_argument("--steps-strip", type=cli.output_file, default=None,
+                    help="PNG: decoded image after every solver step")
+    ap.add_argument("--gif", type=cli.output_file, default=None, help="GIF of the decoded grid over the solver steps")
+    ap.add_argument("--order-plot", type=cli.output_file, default=None, help="PNG plot of the order parameter r(t)")
     ap.add_argument("--device", default="cpu", help="torch device (default cpu)")
     args = ap.parse_args(argv)
-    if args.n < 1 or args.batch_size < 1:
-        ap.error("--n and --batch-size must be >= 1")
+    outs = [p for p in (args.out, args.steps_strip, args.gif, args.order_plot) if p]
+    if len({os.path.abspath(p) for p in outs}) < len(outs):
+        ap.error("two of --out, --steps-strip, --gif, --order-plot name the same file")
+    if args.config is not None:
+        try:
+            get_config(args.config)
+        except ValueError as e:
+            ap.error(str(e))
+    try:
+        torch.empty(0, device=args.device)
+    except (RuntimeError, ValueError) as e:
+        ap.error(f"--device {args.device!r} is not usable here ({str(e).splitlines()[0]})")
 
+    from .checkpoint import CheckpointError
     from .plots import save_gif, save_grid, save_order_plot, save_strip
 
     try:
         model = load_model(args.checkpoint, args.config, args.seed).to(args.device)
         class_ids = parse_classes(args.cls, model, args.n)
-    except (ValueError, FileNotFoundError) as e:
+    except (ValueError, FileNotFoundError, CheckpointError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    rescued = False
+
+    def save(path, write, what):  # a destination that fails after the work: the result goes to a rescue file
+        nonlocal rescued
+        written = save_with_rescue(path, write, what)
+        rescued |= written != path
+        return written
+
     images = generate(model, class_ids, args.seed, args.batch_size)
-    save_grid(images, args.out, nrow=args.nrow, scale=args.scale)
-    print(f"wrote {args.out} ({args.n} images, {model.cfg.name}, seed {args.seed})")
+    out = save(args.out, lambda p: save_grid(images, p, nrow=args.nrow, scale=args.scale), "--out")
+    print(f"wrote {out} ({args.n} images, {model.cfg.name}, seed {args.seed})")
     if args.steps_strip or args.gif or args.order_plot:
         frames, r = trajectory(model, class_ids, args.seed)
         if args.steps_strip:
-            save_strip(frames, args.steps_strip, scale=args.scale)
-            print(f"wrote {args.steps_strip} (rows: samples, columns: steps 0..{model.cfg.num_steps})")
+            out = save(args.steps_strip, lambda p: save_strip(frames, p, scale=args.scale), "--steps-strip")
+            print(f"wrote {out} (rows: samples, columns: steps 0..{model.cfg.num_steps})")
         if args.gif:
-            save_gif(frames, args.gif, scale=args.scale)
-            print(f"wrote {args.gif}")
+            out = save(args.gif, lambda p: save_gif(frames, p, scale=args.scale), "--gif")
+            print(f"wrote {out}")
         if args.order_plot:
             cfg = model.cfg
             times = [k * cfg.dt for k in range(cfg.num_steps + 1)]
@@ -141,9 +168,10 @@ def main(argv=None) -> int:
 
             names = class_names(cfg.dataset)
             labels = [names[int(c)] if int(c) < len(names) else str(int(c)) for c in class_ids[: r.shape[1]]]
-            save_order_plot(times, r.numpy(), args.order_plot, title=f"{cfg.name}: order parameter", labels=labels)
-            print(f"wrote {args.order_plot}")
-    return 0
+            out = save(args.order_plot, lambda p: save_order_plot(times, r.numpy(), p, title=f"{cfg.name}: order "
+                                                                  "parameter", labels=labels), "--order-plot")
+            print(f"wrote {out}")
+    return int(rescued)
 
 
 if __name__ == "__main__":

@@ -58,9 +58,16 @@ def test_cli_end_to_end(model, tmp_path):
     np.testing.assert_array_equal(g, make_grid(imgs, nrow=3))
 
 
+def _exit_code(argv):
+    try:
+        return main(argv)
+    except SystemExit as e:  # argparse-level errors
+        return e.code
+
+
 def test_cli_errors(tmp_path, capsys):
     assert main(["--config", "cifar10-n64", "--class", "kat", "--out", str(tmp_path / "x.png")]) == 2
     assert "cat" in capsys.readouterr().err
-    assert main(["--config", "cifar10-n64x", "--out", str(tmp_path / "x.png")]) == 2
-    assert main(["--checkpoint", str(tmp_path / "nope.safetensors"), "--out", str(tmp_path / "x.png")]) == 2
+    assert _exit_code(["--config", "cifar10-n64x", "--out", str(tmp_path / "x.png")]) == 2
+    assert _exit_code(["--checkpoint", str(tmp_path / "nope.safetensors"), "--out", str(tmp_path / "x.png")]) == 2
     assert not (tmp_path / "x.png").exists()

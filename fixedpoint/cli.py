@@ -1,0 +1,139 @@
+"""Command-line validation shared by every entry point (stdlib only): argparse types and a one-line error.
+
+    from fixedpoint import cli
+    ap = cli.ArgumentParser(prog="python -m model.sample", description=...)
+    ap.add_argument("--n", type=cli.positive_int, default=16)
+    ap.add_argument("--out", type=cli.output_file, required=True)
+    args = ap.parse_args(argv)
+    if args.a and args.b:
+        ap.error("--a and --b exclude each other")    # one line on stderr, exit status 2
+
+Every bad value (wrong type, out of range, nonsense combination, unwritable destination) ends the program
+with exactly one line `PROG: error: WHAT (see --help)` and exit status 2, before any work starts.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import os
+
+from .files import check_output
+
+#: Largest seed: numpy's legacy seeding and most samplers take 32-bit seeds.
+MAX_SEED = 2**32 - 1
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse.ArgumentParser whose errors are one line (no usage block) and exit with status 2."""
+
+    def error(self, message: str):  # noqa: D401 - argparse API
+        message = " ".join(str(message).split())
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _named(fn, name: str):
+    fn.__name__ = name  # argparse names the type in its own messages
+    return fn
+
+
+def int_range(lo: int | None = None, hi: int | None = None):
+    """argparse type: an integer in [lo, hi] (either bound may be None)."""
+    def parse(text: str) -> int:
+        try:
+            v = int(text, 10)
+        except (TypeError, ValueError):
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if (lo is not None and v < lo) or (hi is not None and v > hi):
+            rng = (f"between {lo} and {hi}" if lo is not None and hi is not None
+                   else f">= {lo}" if lo is not None else f"<= {hi}")
+            raise argparse.ArgumentTypeError(f"must be an integer {rng}, got {v}")
+        return v
+
+    return _named(parse, "integer")
+
+
+def float_range(lo: float | None = None, hi: float | None = None, lo_open: bool = False, hi_open: bool = False):
+    """argparse type: a finite float in [lo, hi] ((lo, hi] / [lo, hi) with lo_open / hi_open)."""
+    def parse(text: str) -> float:
+        try:
+            v = float(text)
+        except (TypeError, ValueError):
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        bad = not math.isfinite(v)
+        bad |= lo is not None and (v <= lo if lo_open else v < lo)
+        bad |= hi is not None and (v >= hi if hi_open else v > hi)
+        if bad:
+            parts = []
+            if lo is not None:
+                parts.append(f"{'>' if lo_open else '>='} {lo:g}")
+            if hi is not None:
+                parts.append(f"{'<' if hi_open else '<='} {hi:g}")
+            raise argparse.ArgumentTypeError(f"must be a finite number{' ' + ' and '.join(parts) if parts else ''}, "
+                                             f"got {text}")
+        return v
+
+    return _named(parse, "number")
+
+
+positive_int = int_range(1)
+nonneg_int = int_range(0)
+seed = int_range(0, MAX_SEED)
+positive_float = float_range(0.0, lo_open=True)
+nonneg_float = float_range(0.0)
+finite_float = float_range()
+probability = float_range(0.0, 1.0)
+
+
+def output_file(text: str) -> str:
+    """argparse type: a file path we can create (not a directory; checked with a probe file)."""
+    try:
+        return check_output(text, "path", "file")
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def output_dir(text: str) -> str:
+    """argparse type: a directory that exists and is writable, or can be created."""
+    try:
+        return check_output(text, "directory", "dir")
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def existing_file(text: str) -> str:
+    """argparse type: a readable regular file."""
+    if not os.path.isfile(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not an existing file" if not os.path.isdir(text)
+                                         else f"{text!r} is a directory, expected a file")
+    if not os.access(text, os.R_OK):
+        raise argparse.ArgumentTypeError(f"{text!r} is not readable")
+    return text
+
+
+def choice_list(allowed, name: str = "value"):
+    """argparse type: a comma-separated list, every item from `allowed` (no duplicates); returns a list."""
+    allowed = tuple(allowed)
+
+    def parse(text: str) -> list[str]:
+        items = [s.strip() for s in text.split(",") if s.strip()]
+        bad = [s for s in items if s not in allowed]
+        if not items or bad:
+            raise argparse.ArgumentTypeError(f"unknown {name}(s) {bad or [text]}; choose from {', '.join(allowed)}")
+        if len(set(items)) != len(items):
+            raise argparse.ArgumentTypeError(f"repeated {name} in {text!r}")
+        return items
+
+    return _named(parse, name)
+
+
+def int_list(lo: int | None = None, hi: int | None = None):
+    """argparse type: a comma-separated list of integers in [lo, hi]; returns a list."""
+    one = int_range(lo, hi)
+
+    def parse(text: str) -> list[int]:
+        items = [s.strip() for s in text.split(",") if s.strip()]
+        if not items:
+            raise argparse.ArgumentTypeError(f"expected a comma-separated list of integers, got {text!r}")
+        return [one(s) for s in items]
+
+    return _named(parse, "integer list")
