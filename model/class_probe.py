@@ -83,19 +83,25 @@ def class_probe(model: OscillatorGenerator, per_class: int = 200, seed: int = 0,
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m model.class_probe", description=__doc__.split("\n\n")[0])
-    p.add_argument("--checkpoint", required=True, help="our .safetensors checkpoint")
-    p.add_argument("--per-class", type=int, default=200, help="samples per class (2/3 fit, 1/3 scored)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the initial phases and the split (default 0)")
-    p.add_argument("--max-oscillators", type=int, default=1024, help="probe only the first M main oscillators")
-    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    from fixedpoint import cli
+
+    from .checkpoint import CheckpointError
+
+    p = cli.ArgumentParser(prog="python -m model.class_probe", description=__doc__.split("\n\n")[0])
+    p.add_argument("--checkpoint", type=cli.existing_file, required=True, help="our .safetensors checkpoint")
+    p.add_argument("--per-class", type=cli.int_range(3, 100_000), default=200,
+                   help="samples per class (2/3 fit, 1/3 scored)")
+    p.add_argument("--seed", type=cli.seed, default=0, help="seed of the initial phases and the split (default 0)")
+    p.add_argument("--max-oscillators", type=cli.int_range(1, 16384), default=1024,
+                   help="probe only the first M main oscillators")
+    p.add_argument("--threads", type=cli.int_range(1, 1024), default=None, help="torch threads (default: torch's)")
     a = p.parse_args(argv)
     if a.threads:
         torch.set_num_threads(a.threads)
     try:
         model = load_checkpoint(a.checkpoint).eval()
         res = class_probe(model, a.per_class, a.seed, a.max_oscillators)
-    except (FileNotFoundError, ValueError) as e:
+    except (FileNotFoundError, ValueError, CheckpointError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(json.dumps(res, indent=1))

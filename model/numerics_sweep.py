@@ -14,6 +14,7 @@ import argparse
 import json
 import math
 import os
+import sys
 import time
 from dataclasses import replace
 
@@ -154,23 +155,44 @@ def write_report(rows: list[dict], out_dir: str, title: str, note: str) -> None:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m model.numerics_sweep", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--checkpoint", help="our .safetensors checkpoint (default: random-init --config)")
-    ap.add_argument("--config", default="cifar10-n1024", help="config for a seeded random-init model when no checkpoint")
-    ap.add_argument("--samples", type=int, default=64, help="samples per format (default 64)")
-    ap.add_argument("--seed", type=int, default=0, help="initial-phase seed (default 0)")
-    ap.add_argument("--out", default="out/numerics-sweep",
+    from fixedpoint import cli
+
+    ap = cli.ArgumentParser(prog="python -m model.numerics_sweep", description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--checkpoint", type=cli.existing_file,
+                    help="our .safetensors checkpoint (default: random-init --config)")
+    ap.add_argument("--config", default=None,
+                    help="config for a seeded random-init model when no checkpoint (default cifar10-n1024)")
+    ap.add_argument("--samples", type=cli.int_range(1, 100_000), default=64, help="samples per format (default 64)")
+    ap.add_argument("--seed", type=cli.seed, default=0, help="initial-phase seed (default 0)")
+    ap.add_argument("--out", type=cli.output_dir, default="out/numerics-sweep",
                     help="output directory (default out/numerics-sweep; docs/numerics-sweep holds the published run)")
     ap.add_argument("--classifier", action="store_true",
                     help="also compare fixed vs float images with the in-project classifier of model.evaluate "
                          "(trained on the real train split, or loaded from its cache)")
-    ap.add_argument("--classifier-epochs", type=int, default=3, help="epochs when the classifier is trained (default 3)")
+    ap.add_argument("--classifier-epochs", type=cli.int_range(1, 1000), default=3,
+                    help="epochs when the classifier is trained (default 3)")
     args = ap.parse_args(argv)
+    if args.checkpoint and args.config:
+        ap.error("give --checkpoint or --config, not both")
+    if args.classifier_epochs != 3 and not args.classifier:
+        ap.error("--classifier-epochs needs --classifier")
+    from model.config import get_config
+
+    args.config = args.config or "cifar10-n1024"
+    try:
+        get_config(args.config)
+    except ValueError as e:
+        ap.error(str(e))
     import torch
 
     if args.checkpoint:
-        from model.checkpoint import load_checkpoint
-        model = load_checkpoint(args.checkpoint)
+        from model.checkpoint import CheckpointError, load_checkpoint
+        try:
+            model = load_checkpoint(args.checkpoint)
+        except (CheckpointError, FileNotFoundError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
         src = f"checkpoint `{args.checkpoint}`"
     else:
         from model.config import get_config
@@ -192,12 +214,15 @@ def main(argv=None) -> int:
             "features (0 = identical). Regenerate: `python -m model.numerics_sweep "
             + (f"--checkpoint {args.checkpoint}" if args.checkpoint else f"--config {args.config}")
             + f" --samples {args.samples} --seed {args.seed}" + (" --classifier" if args.classifier else "") + "`.")
-    write_report(rows, args.out, f"Fixed-point error sweep: {model.cfg.name}", note)
-    print(f"wrote {args.out}/sweep.md, sweep.json, sweep.png")
+    from fixedpoint.files import save_with_rescue
+
+    out = save_with_rescue(args.out, lambda d: write_report(rows, d, f"Fixed-point error sweep: {model.cfg.name}", note),
+                           "--out")
+    print(f"wrote {out}/sweep.md, sweep.json, sweep.png")
     for r in rows:
         print(f"{r['axis']:>16} {r['value']:>8}  phase rms {r['phase_err_rms']:.2e}  max {r['phase_err_max']:.2e}  "
               f"PSNR {r['psnr_db']:.1f} dB")
-    return 0
+    return int(out != args.out)
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ from fixedpoint.files import atomic_output
 
 from model.checkpoint import load_checkpoint, save_checkpoint, save_torch_atomic
 from model.class_probe import class_probe
-from model.config import get_config
+from model.config import MAX_STEPS, get_config
 from model.data import DATASET_NAMES, ImageDataset, load_dataset
 from model.drifting import GAMMA, TEMPERATURES, ClassQueue, grouped_drifting_loss
 from model.features import DEFAULT_EFFNET_RESIZE, EXTRACTOR_HELP, build_extractor
@@ -129,56 +129,101 @@ def sample_grid(model: torch.nn.Module, num_classes: int, per_class: int = 10, s
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m model.train", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    from fixedpoint import cli
+
+    p = cli.ArgumentParser(prog="python -m model.train", description=__doc__,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", required=True, help="model config name (model/config.py CONFIGS)")
     p.add_argument("--data", default=None, choices=DATASET_NAMES, help="dataset (default: the config's dataset)")
     p.add_argument("--data-root", default=None, help="dataset file/folder (default: the dataset's standard location)")
-    p.add_argument("--cache-dir", default=None, help="decoded-dataset cache (default ~/.cache/oscillator-hil)")
-    p.add_argument("--steps", type=int, required=True, help="total optimizer steps (the LR schedule spans them)")
-    p.add_argument("--batch-size", type=int, default=256, help="real batch per rank = generated batch per rank")
-    p.add_argument("--lr", type=float, default=None, help="peak LR (default: Un-0's for released configs, else 2e-3)")
-    p.add_argument("--warmup-frac", type=float, default=0.1, help="share of steps with linear LR warm-up (default 0.1)")
-    p.add_argument("--weight-decay", type=float, default=1e-3, help="AdamW weight decay (default 1e-3)")
-    p.add_argument("--betas", type=float, nargs=2, default=(0.9, 0.95), help="AdamW betas (default 0.9 0.95)")
-    p.add_argument("--grad-clip", type=float, default=1.0, help="gradient-norm clip (default 1.0)")
+    p.add_argument("--cache-dir", type=cli.output_dir, default=None,
+                   help="decoded-dataset cache (default ~/.cache/oscillator-hil)")
+    p.add_argument("--steps", type=cli.int_range(1, 10**7), required=True,
+                   help="total optimizer steps (the LR schedule spans them)")
+    p.add_argument("--batch-size", type=cli.int_range(1, 65536), default=256,
+                   help="real batch per rank = generated batch per rank")
+    p.add_argument("--lr", type=cli.float_range(0.0, 10.0, lo_open=True), default=None,
+                   help="peak LR (default: Un-0's for released configs, else 2e-3)")
+    p.add_argument("--warmup-frac", type=cli.probability, default=0.1,
+                   help="share of steps with linear LR warm-up (default 0.1)")
+    p.add_argument("--weight-decay", type=cli.nonneg_float, default=1e-3, help="AdamW weight decay (default 1e-3)")
+    p.add_argument("--betas", type=cli.float_range(0.0, 1.0, hi_open=True), nargs=2, default=(0.9, 0.95),
+                   help="AdamW betas (default 0.9 0.95)")
+    p.add_argument("--grad-clip", type=cli.positive_float, default=1.0, help="gradient-norm clip (default 1.0)")
     p.add_argument("--extractor", default="effnet", help=EXTRACTOR_HELP)
-    p.add_argument("--effnet-resize", type=int, default=DEFAULT_EFFNET_RESIZE, help="EfficientNet input side (CPU: 64)")
-    p.add_argument("--effnet-stages", type=int, nargs="+", default=[3, 5, 7],
+    p.add_argument("--effnet-resize", type=cli.int_range(32, 1024), default=DEFAULT_EFFNET_RESIZE,
+                   help="EfficientNet input side (CPU: 64)")
+    p.add_argument("--effnet-stages", type=cli.int_range(0, 8), nargs="+", default=[3, 5, 7],
                    help="EfficientNet-Lite0 stages whose features the drifting loss uses (default 3 5 7)")
-    p.add_argument("--grid", type=int, default=4, help="pooled grid per feature map (views = grid^2 per layer)")
+    p.add_argument("--grid", type=cli.int_range(1, 64), default=4,
+                   help="pooled grid per feature map (views = grid^2 per layer)")
     p.add_argument("--dinov2-repo", default=None, help="local clone of facebookresearch/dinov2 (state-dict weights)")
-    p.add_argument("--pixel-weight", type=float, default=None,
+    p.add_argument("--pixel-weight", type=cli.nonneg_float, default=None,
                    help=f"pixel-view weight (default {PIXEL_WEIGHT_WITH_FEATURES} with an extractor, 1.0 for 'pixel')")
-    p.add_argument("--feature-weight", type=float, default=1.0, help="weight of the extractor views (all groups)")
-    p.add_argument("--queue-size", type=int, default=2048, help="queue slots per class")
-    p.add_argument("--num-pos", type=int, default=64, help="positives per class per step")
-    p.add_argument("--gamma", type=float, default=GAMMA, help=f"share of negatives drawn from other classes (mixture (1-gamma) q(.|c) + gamma p_data; default {GAMMA})")
-    p.add_argument("--seed", type=int, default=42, help="training seed (default 42)")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--feature-weight", type=cli.nonneg_float, default=1.0,
+                   help="weight of the extractor views (all groups)")
+    p.add_argument("--queue-size", type=cli.int_range(1, 1 << 20), default=2048, help="queue slots per class")
+    p.add_argument("--num-pos", type=cli.int_range(1, 1 << 20), default=64, help="positives per class per step")
+    p.add_argument("--gamma", type=cli.float_range(0.0, 1.0, hi_open=True), default=GAMMA,
+                   help=f"share of negatives drawn from other classes (mixture (1-gamma) q(.|c) + gamma p_data; "
+                        f"default {GAMMA})")
+    p.add_argument("--seed", type=cli.seed, default=42, help="training seed (default 42)")
+    p.add_argument("--threads", type=cli.int_range(1, 1024), default=None, help="torch CPU threads")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
-    p.add_argument("--precision", choices=("fp32", "bf16"), default=None, help="bf16 autocast (CUDA only; default bf16 on CUDA)")
-    p.add_argument("--out-dir", default=None, help="default runs/<config>")
-    p.add_argument("--checkpoint", default=None, help="checkpoint path (default <out-dir>/<config>.safetensors)")
-    p.add_argument("--train-state", default=None, help="optimizer/scheduler state file (default <checkpoint>.train-state.pt)")
-    p.add_argument("--samples", default=None, help="sample-grid PNG (default <out-dir>/samples.png)")
-    p.add_argument("--log", default=None, help="JSONL log (default <out-dir>/log.jsonl)")
-    p.add_argument("--ckpt-every", type=int, default=500, help="checkpoint every N steps")
-    p.add_argument("--ckpt-minutes", type=float, default=5.0, help="also checkpoint every M minutes of wall clock")
-    p.add_argument("--log-every", type=int, default=10, help="steps between log lines (default 10)")
-    p.add_argument("--max-minutes", type=float, default=None, help="stop (and checkpoint) after this wall time")
+    p.add_argument("--precision", choices=("fp32", "bf16"), default=None,
+                   help="bf16 autocast (CUDA only; default bf16 on CUDA)")
+    p.add_argument("--out-dir", type=cli.output_dir, default=None, help="default runs/<config>")
+    p.add_argument("--checkpoint", type=cli.output_file, default=None,
+                   help="checkpoint path (default <out-dir>/<config>.safetensors)")
+    p.add_argument("--train-state", type=cli.output_file, default=None,
+                   help="optimizer/scheduler state file (default <checkpoint>.train-state.pt)")
+    p.add_argument("--samples", type=cli.output_file, default=None, help="sample-grid PNG (default <out-dir>/samples.png)")
+    p.add_argument("--log", type=cli.output_file, default=None, help="JSONL log (default <out-dir>/log.jsonl)")
+    p.add_argument("--ckpt-every", type=cli.positive_int, default=500, help="checkpoint every N steps")
+    p.add_argument("--ckpt-minutes", type=cli.positive_float, default=5.0,
+                   help="also checkpoint every M minutes of wall clock")
+    p.add_argument("--log-every", type=cli.positive_int, default=10, help="steps between log lines (default 10)")
+    p.add_argument("--max-minutes", type=cli.nonneg_float, default=None,
+                   help="stop (and checkpoint) after this wall time")
     p.add_argument("--resume", action="store_true", help="continue from --checkpoint and its .train-state.pt")
-    p.add_argument("--init-from", default=None, help="start from these weights (fresh optimizer/schedule)")
-    p.add_argument("--scale-drive", type=float, default=1.0,
+    p.add_argument("--init-from", type=cli.existing_file, default=None,
+                   help="start from these weights (fresh optimizer/schedule)")
+    p.add_argument("--scale-drive", type=cli.positive_float, default=1.0,
                    help="multiply the starting K_drive (fresh or --init-from) by this: a stronger class drive lets "
                         "class conditioning emerge sooner (docs/training.md); not with --resume")
-    p.add_argument("--num-steps", type=int, default=None,
+    p.add_argument("--num-steps", type=cli.int_range(1, MAX_STEPS), default=None,
                    help="Euler steps per run (default: the config's); a finer step at the same T (docs/analog.md)")
-    p.add_argument("--probe-every", type=int, default=0,
+    p.add_argument("--probe-every", type=cli.nonneg_int, default=0,
                    help="every N steps (a multiple of --log-every) log the class probe of the settled phases "
                         "(model.class_probe, 50 starts per class): the loss value cannot show class progress")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     return p
+
+
+def check_args(p: argparse.ArgumentParser, args) -> None:
+    """Combinations that make no sense: one line and exit 2 (p.error) before any data is loaded."""
+    from fixedpoint.files import check_output
+
+    try:
+        cfg = get_config(args.config)
+        if args.out_dir is None:  # the default destinations, checked before hours of training
+            check_output(str(Path("runs") / cfg.name), "--out-dir (default)", "dir")
+    except ValueError as e:
+        p.error(str(e))
+    if args.num_pos > args.queue_size:
+        p.error(f"--num-pos {args.num_pos} exceeds --queue-size {args.queue_size}")
+    if args.probe_every and args.probe_every % args.log_every:
+        p.error(f"--probe-every must be 0 (off) or a multiple of --log-every ({args.log_every}), got {args.probe_every}")
+    if args.resume and (args.scale_drive != 1.0 or args.init_from):
+        p.error("--resume continues a run; --scale-drive and --init-from start a new one")
+    if args.device is not None:
+        try:
+            torch.empty(0, device=args.device)
+        except (RuntimeError, ValueError) as e:
+            p.error(f"--device {args.device!r} is not usable here ({str(e).splitlines()[0]})")
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    if args.precision == "bf16" and not device.startswith("cuda"):
+        p.error("--precision bf16 is only supported on CUDA; use fp32")
 
 
 def _dist_setup(device: str):
@@ -395,7 +440,9 @@ def train(args) -> dict:
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    p = build_parser()
+    args = p.parse_args(argv)
+    check_args(p, args)
     try:
         res = train(args)
     except (FileNotFoundError, ValueError) as e:
