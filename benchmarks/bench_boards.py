@@ -11,7 +11,6 @@ atomically to a Markdown file with the machine description.
 """
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import sys
@@ -27,6 +26,7 @@ from host.api import Session  # noqa: E402
 from host.imageio import write_atomic  # noqa: E402
 from host.testing import agent_process, random_checkpoint  # noqa: E402
 from benchmarks.common import machine_description  # noqa: E402
+from fixedpoint import cli  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -62,13 +62,21 @@ def bench_board(board, checkpoint: str, params, images: int, seed: int = 0) -> d
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python benchmarks/bench_boards.py", description=__doc__.split("\n")[0])
-    ap.add_argument("--sizes", type=int, nargs="+", default=[256, 1024], help="model sizes n (default 256 1024)")
-    ap.add_argument("--images", type=int, default=5, help="timed images per board (default 5)")
-    ap.add_argument("--boards", nargs="+", default=["golden", "tcp", "sim"], choices=["golden", "tcp", "sim"], help="boards to time (default: all three)")
+    ap = cli.ArgumentParser(prog="python benchmarks/bench_boards.py", description=__doc__.split("\n")[0])
+    ap.add_argument("--sizes", type=cli.int_range(64, 16384), nargs="+", default=[256, 1024],
+                    help="model sizes n (default 256 1024)")
+    ap.add_argument("--images", type=cli.int_range(1, 10_000), default=5, help="timed images per board (default 5)")
+    ap.add_argument("--boards", nargs="+", default=["golden", "tcp", "sim"], choices=["golden", "tcp", "sim"],
+                    help="boards to time (default: all three)")
     ap.add_argument("--simulator", default="verilator", choices=["verilator", "icarus"], help="sim board: simulator")
-    ap.add_argument("--out", default=os.path.join(REPO, "benchmarks", "results", "boards.md"), help="results file (default benchmarks/results/boards.md)")
+    ap.add_argument("--out", type=cli.output_file, default=os.path.join(REPO, "benchmarks", "results", "boards.md"),
+                    help="results file (default benchmarks/results/boards.md)")
     args = ap.parse_args(argv)
+    for n in args.sizes:
+        try:
+            HardwareParams(n, 8, 64, get_format("pynq-z2-n1024"))
+        except ValueError as e:
+            ap.error(f"--sizes {n}: {e}")
     rows = []
     fmt = get_format("pynq-z2-n1024")
     for n in args.sizes:

@@ -21,7 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from fixedpoint.golden import GoldenModel, initial_phases  # noqa: E402
 from fixedpoint.layout import LOAD_TARGETS, model_streams, request_streams, words_to_phases  # noqa: E402
-from fixedpoint.spec import HardwareParams, get_format  # noqa: E402
+from fixedpoint import cli  # noqa: E402
+from fixedpoint.spec import FORMATS, HardwareParams, get_format  # noqa: E402
 from rtl import regs  # noqa: E402
 from rtl.build import atomic_write  # noqa: E402
 from sim.client import SimClient  # noqa: E402
@@ -30,16 +31,23 @@ from sim.images import random_image  # noqa: E402
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python benchmarks/bench_cycles.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--n", type=int, default=1024, help="main oscillators (default 1024)")
-    ap.add_argument("--n-cond", type=int, default=8, help="conditioning oscillators (default 8)")
-    ap.add_argument("--lanes", type=int, default=64, help="MAC lanes (default 64)")
-    ap.add_argument("--format", default="pynq-z2-n1024", help="numerics format (default pynq-z2-n1024)")
-    ap.add_argument("--images", type=int, default=3, help="images to run (default 3)")
-    ap.add_argument("--steps", type=int, default=10, help="Euler steps per image (default 10)")
-    ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "bench_cycles.json"), help="results file (default benchmarks/results/bench_cycles.json)")
+    ap = cli.ArgumentParser(prog="python benchmarks/bench_cycles.py", description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", type=cli.positive_int, default=1024, help="main oscillators (default 1024)")
+    ap.add_argument("--n-cond", type=cli.positive_int, default=8, help="conditioning oscillators (default 8)")
+    ap.add_argument("--lanes", type=cli.positive_int, default=64, help="MAC lanes (default 64)")
+    ap.add_argument("--format", default="pynq-z2-n1024", choices=sorted(FORMATS),
+                    help="numerics format (default pynq-z2-n1024)")
+    ap.add_argument("--images", type=cli.int_range(1, 10_000), default=3, help="images to run (default 3)")
+    ap.add_argument("--steps", type=cli.int_range(1, 1000), default=10, help="Euler steps per image (default 10)")
+    ap.add_argument("--out", type=cli.output_file,
+                    default=str(Path(__file__).resolve().parent / "results" / "bench_cycles.json"),
+                    help="results file (default benchmarks/results/bench_cycles.json)")
     a = ap.parse_args(argv)
-    p = HardwareParams(a.n, a.n_cond, a.lanes, get_format(a.format))
+    try:
+        p = HardwareParams(a.n, a.n_cond, a.lanes, get_format(a.format))
+    except ValueError as e:
+        ap.error(str(e))
     res = {"params": p.to_dict(), "mac_cycles_per_step": p.mac_cycles_per_step}
 
     t = time.time()

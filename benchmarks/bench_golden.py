@@ -29,10 +29,11 @@ def random_image(n, m, classes, spec, seed=0):
 
 
 def main(argv=None) -> int:
-    import argparse
+    from fixedpoint import cli
 
-    ap = argparse.ArgumentParser(prog="python benchmarks/bench_golden.py", description=__doc__.split("\n")[0])
-    ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "golden.md"),
+    ap = cli.ArgumentParser(prog="python benchmarks/bench_golden.py", description=__doc__.split("\n")[0])
+    ap.add_argument("--out", type=cli.output_file,
+                    default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "golden.md"),
                     help="results file (default benchmarks/results/golden.md)")
     args = ap.parse_args(argv)
     rows = []

@@ -16,7 +16,6 @@ Reports images/s (median over repeats) for the whole sample and split into dynam
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import sys
@@ -97,14 +96,25 @@ def torch_details() -> str:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python benchmarks/bench_sampling.py", description=__doc__.split("\n")[0])
+    from fixedpoint import cli
+
+    ap = cli.ArgumentParser(prog="python benchmarks/bench_sampling.py", description=__doc__.split("\n")[0])
     ap.add_argument("--config", default="cifar10-n1024", help="model config (default cifar10-n1024)")
-    ap.add_argument("--batches", default="1,64,256", help="comma-separated batch sizes (default 1,64,256)")
-    ap.add_argument("--repeats", type=int, default=5, help="timed repeats per batch size, median reported (default 5)")
-    ap.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's choice)")
+    ap.add_argument("--batches", type=cli.int_list(1, 65536), default="1,64,256",
+                    help="comma-separated batch sizes (default 1,64,256)")
+    ap.add_argument("--repeats", type=cli.int_range(1, 1000), default=5,
+                    help="timed repeats per batch size, median reported (default 5)")
+    ap.add_argument("--threads", type=cli.int_range(1, 1024), default=None,
+                    help="torch intra-op threads (default: torch's choice)")
     ap.add_argument("--compile", action="store_true", help="also time torch.compile of our sampler")
-    ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "sampling.md"), help="results file (default benchmarks/results/sampling.md)")
+    ap.add_argument("--out", type=cli.output_file,
+                    default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "sampling.md"),
+                    help="results file (default benchmarks/results/sampling.md)")
     args = ap.parse_args(argv)
+    try:
+        get_config(args.config)
+    except ValueError as e:
+        ap.error(str(e))
     from tqdm import tqdm
 
     if args.threads:
@@ -112,7 +122,7 @@ def main(argv=None) -> int:
     cfg = get_config(args.config)
     torch.manual_seed(0)
     model = OscillatorGenerator(cfg).eval()
-    batches = [int(b) for b in args.batches.split(",")]
+    batches = args.batches
     rows = []
     t_start = time.perf_counter()
     with torch.inference_mode():
@@ -152,7 +162,7 @@ def main(argv=None) -> int:
         f"# Sampling throughput, {cfg.name}, CPU",
         "",
         f"Machine: {machine_description(torch_details())}.",
-        f"Command: `python benchmarks/bench_sampling.py --config {cfg.name} --batches {args.batches} "
+        f"Command: `python benchmarks/bench_sampling.py --config {cfg.name} --batches {','.join(map(str, args.batches))} "
         f"--repeats {args.repeats}{f' --threads {args.threads}' if args.threads else ''}"
         f"{' --compile' if args.compile else ''}` (total {total:.0f} s). "
         "Repeats interleaved between the paths (4x more at batch 1), after one warm-up call, float32, "

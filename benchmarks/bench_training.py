@@ -64,16 +64,29 @@ def bench(config: str, extractor: str, batch: int, steps: int, warmup: int, thre
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python benchmarks/bench_training.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--configs", nargs="+", default=["cifar10-n256", "cifar10-n1024"], help="model configs (default cifar10-n256 cifar10-n1024)")
-    p.add_argument("--extractors", nargs="+", default=["effnet", "pixel"], help="feature extractors of the drifting loss (default effnet pixel)")
-    p.add_argument("--batch-size", type=int, default=128, help="batch size (default 128)")
-    p.add_argument("--steps", type=int, default=6, help="timed training steps (default 6)")
-    p.add_argument("--warmup", type=int, default=2, help="untimed warm-up steps (default 2)")
-    p.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
-    p.add_argument("--data", default="cifar10", help="dataset (default cifar10)")
-    p.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "training.md"), help="results file (default benchmarks/results/training.md)")
+    from fixedpoint import cli
+    from model.config import get_config
+    from model.data import DATASET_NAMES
+
+    p = cli.ArgumentParser(prog="python benchmarks/bench_training.py", description=__doc__,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--configs", nargs="+", default=["cifar10-n256", "cifar10-n1024"],
+                   help="model configs (default cifar10-n256 cifar10-n1024)")
+    p.add_argument("--extractors", nargs="+", default=["effnet", "pixel"],
+                   help="feature extractors of the drifting loss (default effnet pixel)")
+    p.add_argument("--batch-size", type=cli.int_range(1, 65536), default=128, help="batch size (default 128)")
+    p.add_argument("--steps", type=cli.int_range(1, 10_000), default=6, help="timed training steps (default 6)")
+    p.add_argument("--warmup", type=cli.nonneg_int, default=2, help="untimed warm-up steps (default 2)")
+    p.add_argument("--threads", type=cli.int_range(1, 1024), default=2, help="torch threads (default 2)")
+    p.add_argument("--data", default="cifar10", choices=DATASET_NAMES, help="dataset (default cifar10)")
+    p.add_argument("--out", type=cli.output_file, default=str(ROOT / "benchmarks" / "results" / "training.md"),
+                   help="results file (default benchmarks/results/training.md)")
     a = p.parse_args(argv)
+    for c in a.configs:
+        try:
+            get_config(c)
+        except ValueError as e:
+            p.error(str(e))
     load0 = os.getloadavg()
     rows = [bench(c, e, a.batch_size, a.steps, a.warmup, a.threads, a.data) for c in a.configs for e in a.extractors]
     load1 = os.getloadavg()

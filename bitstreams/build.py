@@ -20,6 +20,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from fixedpoint import cli
 from fixedpoint.spec import FORMATS, HardwareParams, get_format
 
 from .board_config import CONFIGS, BoardConfig  # noqa: F401  (re-exported: the build's board table)
@@ -145,18 +146,26 @@ def make_manifest(out: Path, cfg: BoardConfig, config: str, fmt_name: str, resou
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m bitstreams.build", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = cli.ArgumentParser(prog="python -m bitstreams.build", description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--config", required=True, choices=sorted(CONFIGS), help="board configuration")
-    ap.add_argument("--out", help="output directory (default build/bitstreams/<config>)")
-    ap.add_argument("--n", type=int, help="override n (a smaller core for tests; the name gets a suffix)")
-    ap.add_argument("--n-cond", type=int, help="override n_cond")
-    ap.add_argument("--lanes", type=int, help="override lanes")
+    ap.add_argument("--out", type=cli.output_dir, help="output directory (default build/bitstreams/<config>)")
+    ap.add_argument("--n", type=cli.positive_int, help="override n (a smaller core for tests; the name gets a suffix)")
+    ap.add_argument("--n-cond", type=cli.positive_int, help="override n_cond")
+    ap.add_argument("--lanes", type=cli.positive_int, help="override lanes")
     ap.add_argument("--format", choices=sorted(FORMATS), help="override the numerics format")
     ap.add_argument("--skip-resources", action="store_true", help="skip the yosys resource report (slow for n1024)")
-    ap.add_argument("--resources-timeout", type=float, default=3600, help="seconds allowed for yosys")
-    ap.add_argument("--jobs", type=int, default=4, help="Vivado parallel jobs")
+    ap.add_argument("--resources-timeout", type=cli.positive_float, default=3600, help="seconds allowed for yosys")
+    ap.add_argument("--jobs", type=cli.int_range(1, 256), default=4, help="Vivado parallel jobs")
     ap.add_argument("--vivado", default=shutil.which("vivado"), help="vivado executable (default: from PATH)")
     args = ap.parse_args(argv)
+    if args.skip_resources and "--resources-timeout" in (argv if argv is not None else sys.argv[1:]):
+        ap.error("--resources-timeout has no effect with --skip-resources")
+    if args.out is None:
+        try:
+            cli.output_dir(str(REPO_ROOT / "build" / "bitstreams" / args.config))
+        except argparse.ArgumentTypeError as e:
+            ap.error(f"default --out: {e}")
 
     cfg = CONFIGS[args.config]
     params = cfg.params

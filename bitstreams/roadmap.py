@@ -16,6 +16,8 @@ import argparse
 import json
 from pathlib import Path
 
+from fixedpoint import cli
+
 from .manifest import REPO_ROOT, write_json_atomic, write_text_atomic
 from .power_model import Resources
 from .roadmap_model import (UN0_CONFIGS, analog_estimate, cpu_estimates, decoder_on_gpu, fpga_estimate, fpga_fit,
@@ -269,17 +271,26 @@ def load_pynq_z2_resources(path: str | None) -> Resources | None:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m bitstreams.roadmap", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = cli.ArgumentParser(prog="python -m bitstreams.roadmap", description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--no-measure", action="store_true", help=f"reuse {CPU_JSON.relative_to(REPO_ROOT)}")
     ap.add_argument("--cpu-json", default=str(CPU_JSON), help="CPU timings to read/write")
-    ap.add_argument("--gpu-json", help="measured GPU numbers per config (replace the estimate)")
-    ap.add_argument("--resources", help="yosys/Vivado resource JSON for the PYNQ-Z2 build (default: "
+    ap.add_argument("--gpu-json", type=cli.existing_file, help="measured GPU numbers per config (replace the estimate)")
+    ap.add_argument("--resources", type=cli.existing_file,
+                    help="yosys/Vivado resource JSON for the PYNQ-Z2 build (default: "
                     f"{RESOURCES_JSON.relative_to(REPO_ROOT)} if present, else the analytic estimate)")
     ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="override a parameter")
-    ap.add_argument("--analog-json", default=None, help="analog sweep results (default docs/analog/analog-sweep.json)")
-    ap.add_argument("--doc", default=str(DOC), help="Markdown page to write (default docs/roadmap.md)")
-    ap.add_argument("--fig-dir", default=str(FIG_DIR), help="directory for the plots (default docs/figures)")
+    ap.add_argument("--analog-json", type=cli.existing_file, default=None,
+                    help="analog sweep results (default docs/analog/analog-sweep.json)")
+    ap.add_argument("--doc", type=cli.output_file, default=str(DOC), help="Markdown page to write (default docs/roadmap.md)")
+    ap.add_argument("--fig-dir", type=cli.output_dir, default=str(FIG_DIR),
+                    help="directory for the plots (default docs/figures)")
     args = ap.parse_args(argv)
+    if not args.no_measure:
+        try:
+            cli.output_file(args.cpu_json)
+        except argparse.ArgumentTypeError as e:
+            ap.error(f"argument --cpu-json: {e}")
     try:
         P = ParamSet().with_overrides(**parse_overrides(args.set))
     except (KeyError, ValueError) as e:
@@ -288,13 +299,19 @@ def main(argv=None) -> int:
     if args.no_measure:
         if not cpu_path.exists():
             ap.error(f"--no-measure but {cpu_path} does not exist; run once without --no-measure")
-        cpu = json.loads(cpu_path.read_text())
+        try:
+            cpu = json.loads(cpu_path.read_text())
+        except (OSError, ValueError) as e:
+            ap.error(f"--cpu-json {cpu_path}: unreadable ({e})")
     else:
         from .cpu_bench import measure
 
         cpu = measure()
         write_json_atomic(cpu_path, cpu)
-    gpu = json.loads(Path(args.gpu_json).read_text()) if args.gpu_json else None
+    try:
+        gpu = json.loads(Path(args.gpu_json).read_text()) if args.gpu_json else None
+    except ValueError as e:
+        ap.error(f"--gpu-json {args.gpu_json}: not JSON ({e})")
     resources = load_pynq_z2_resources(args.resources)
     result = compute(P, cpu, gpu, resources)
     from .chip_spec import SpecSheetError, load_analog_sweep, render_spec_sheet, spec_sheet

@@ -13,7 +13,6 @@ CLI: ``python -m model.checkpoint import-un0 un0.pt out.safetensors`` converts a
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -321,15 +320,22 @@ def _refuse_expanded(key: str, t, path: str) -> None:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m model.checkpoint", description=__doc__.split("\n")[0])
+    from fixedpoint import cli
+
+    ap = cli.ArgumentParser(prog="python -m model.checkpoint", description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
     imp = sub.add_parser("import-un0", help="convert an Un-0 .pt checkpoint to our .safetensors format")
-    imp.add_argument("src", help="Un-0 .pt checkpoint (read with torch's weights-only unpickler)")
-    imp.add_argument("dst", help="our .safetensors file to write")
+    imp.add_argument("src", type=cli.existing_file, help="Un-0 .pt checkpoint (read with torch's weights-only unpickler)")
+    imp.add_argument("dst", type=cli.output_file, help="our .safetensors file to write")
     imp.add_argument("--name", default=None, help="config name to store (default: derived from the shapes)")
     info = sub.add_parser("info", help="print config and tensor shapes of a .safetensors checkpoint")
-    info.add_argument("path", help="checkpoint to describe (.safetensors or Un-0 .pt)")
+    info.add_argument("path", type=cli.existing_file, help="checkpoint to describe (.safetensors or Un-0 .pt)")
     args = ap.parse_args(argv)
+    if args.cmd == "import-un0":
+        if os.path.abspath(args.src) == os.path.abspath(args.dst):
+            ap.error("import-un0 would overwrite its source; give another destination")
+        if args.name is not None and not args.name.strip():
+            ap.error("--name must not be empty")
     try:
         if args.cmd == "import-un0":
             model = import_un0(args.src, name=args.name)

@@ -16,7 +16,6 @@ Usage: ``python -m model.class_probe --checkpoint checkpoints/cifar10-n1024.safe
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 

@@ -11,8 +11,9 @@ import re
 import time
 from pathlib import Path
 
+from fixedpoint import cli
 from fixedpoint.files import write_atomic
-from fixedpoint.spec import HardwareParams, get_format
+from fixedpoint.spec import FORMATS, HardwareParams, get_format
 
 #: Top-level module name in the generated Verilog.
 TOP = "osc_core"
@@ -66,16 +67,18 @@ def params_from_args(args) -> HardwareParams:
 
 
 def add_param_args(ap: argparse.ArgumentParser) -> None:
-    ap.add_argument("--n", type=int, required=True, help="main oscillators")
-    ap.add_argument("--n-cond", type=int, required=True, help="conditioning oscillators")
-    ap.add_argument("--lanes", type=int, required=True, help="MAC lanes")
-    ap.add_argument("--format", default="default", help="numerics format from fixedpoint.spec.FORMATS")
+    ap.add_argument("--n", type=cli.positive_int, required=True, help="main oscillators")
+    ap.add_argument("--n-cond", type=cli.positive_int, required=True, help="conditioning oscillators")
+    ap.add_argument("--lanes", type=cli.positive_int, required=True, help="MAC lanes")
+    ap.add_argument("--format", default="default", choices=sorted(FORMATS),
+                    help="numerics format from fixedpoint.spec.FORMATS")
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m rtl.build", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = cli.ArgumentParser(prog="python -m rtl.build", description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
     add_param_args(ap)
-    ap.add_argument("--out", required=True, help="output directory")
+    ap.add_argument("--out", type=cli.output_dir, required=True, help="output directory")
     ap.add_argument("--lint", action="store_true", help="also run verilator --lint-only -Wall")
     args = ap.parse_args(argv)
     try:

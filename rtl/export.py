@@ -9,6 +9,7 @@ import argparse
 import json
 from pathlib import Path
 
+from fixedpoint import cli
 from fixedpoint.layout import LOAD_TARGETS
 
 from . import regs
@@ -71,8 +72,9 @@ def write_exports(out_dir) -> list[Path]:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m rtl.export", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", required=True, help="output directory")
+    ap = cli.ArgumentParser(prog="python -m rtl.export", description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", type=cli.output_dir, required=True, help="output directory")
     args = ap.parse_args(argv)
     for p in write_exports(args.out):
         print(f"wrote {p}")

@@ -15,7 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from fixedpoint.spec import PYNQ_Z2, HardwareParams, get_format
+from fixedpoint import cli
+from fixedpoint.spec import FORMATS, PYNQ_Z2, HardwareParams, get_format
 from fixedpoint.status import status
 
 from .build import TOP, atomic_write, write_verilog
@@ -89,19 +90,29 @@ def report(params: HardwareParams, cells: dict, seconds: float, target: Hardware
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m rtl.resources", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = cli.ArgumentParser(prog="python -m rtl.resources", description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--config", choices=sorted(CONFIGS), help="a named build (else give --n/--n-cond/--lanes)")
-    ap.add_argument("--n", type=int, help="main oscillators (with --n-cond, --lanes; instead of --config)")
-    ap.add_argument("--n-cond", type=int, help="conditioning oscillators")
-    ap.add_argument("--lanes", type=int, help="MAC lanes")
-    ap.add_argument("--format", default="pynq-z2-n1024", help="numerics format (fixedpoint.spec.FORMATS; default pynq-z2-n1024)")
-    ap.add_argument("--out", required=True, help="Markdown report to write (JSON beside it)")
-    ap.add_argument("--timeout", type=int, default=3600, help="yosys time limit in seconds")
+    ap.add_argument("--n", type=cli.positive_int, help="main oscillators (with --n-cond, --lanes; instead of --config)")
+    ap.add_argument("--n-cond", type=cli.positive_int, help="conditioning oscillators")
+    ap.add_argument("--lanes", type=cli.positive_int, help="MAC lanes")
+    ap.add_argument("--format", default=None, choices=sorted(FORMATS),
+                    help="numerics format (fixedpoint.spec.FORMATS; default pynq-z2-n1024)")
+    ap.add_argument("--out", type=cli.output_file, required=True, help="Markdown report to write (JSON beside it)")
+    ap.add_argument("--timeout", type=cli.int_range(1, 7 * 24 * 3600), default=3600,
+                    help="yosys time limit in seconds")
     a = ap.parse_args(argv)
+    given = [x for x, v in (("--n", a.n), ("--n-cond", a.n_cond), ("--lanes", a.lanes), ("--format", a.format))
+             if v is not None]
     if a.config:
+        if given:
+            ap.error(f"--config {a.config} fixes the build; drop {', '.join(given)}")
         params = CONFIGS[a.config]
     elif a.n and a.n_cond and a.lanes:
-        params = HardwareParams(a.n, a.n_cond, a.lanes, get_format(a.format))
+        try:
+            params = HardwareParams(a.n, a.n_cond, a.lanes, get_format(a.format or "pynq-z2-n1024"))
+        except ValueError as e:
+            ap.error(str(e))
     else:
         ap.error("give --config or all of --n, --n-cond, --lanes")
     cells, secs = synthesize(params, timeout_s=a.timeout)

@@ -1,0 +1,112 @@
+"""Every entry point validates its command line (issue 12, item 11): a bad type, range or combination ends
+the program before any work with exactly one line on stderr and exit status 2 (host.agent: see its tests)."""
+import importlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def paths(tmp_path_factory):
+    from host.testing import random_checkpoint
+
+    d = tmp_path_factory.mktemp("cli")
+    ck = random_checkpoint(str(d / "n64.safetensors"), "cifar10-n64")
+    (d / "afile").write_text("x")
+    return {"ck": ck, "dir": str(d), "file": str(d / "afile"), "png": str(d / "o.png"),
+            "missing": str(d / "missing.safetensors")}
+
+
+# (module, argv with {placeholders}, a word the error line must contain)
+CASES = [
+    ("host.run", ["--class", "cat", "--n", "0"], "--n"),
+    ("host.run", ["--class", "cat", "--seed", "-1"], "--seed"),
+    ("host.run", ["--class", "cat", "--timeout", "nan"], "--timeout"),
+    ("host.run", ["--class", "cat", "--lanes", "x"], "--lanes"),
+    ("host.run", ["--class", "cat", "--board", "golden", "--bitfile", "{file}"], "--bitfile"),
+    ("host.run", ["--class", "cat", "--out", "{png}", "--strip", "{png}"], "same file"),
+    ("host.run", ["--class", "cat", "--out", "{dir}"], "is a directory"),
+    ("model.sample", ["--config", "cifar10-n64", "--out", "{png}", "--n", "-3"], "--n"),
+    ("model.sample", ["--config", "cifar10-n64", "--out", "{png}", "--scale", "0"], "--scale"),
+    ("model.sample", ["--config", "cifar10-n64x", "--out", "{png}"], "unknown model config"),
+    ("model.sample", ["--config", "cifar10-n64", "--checkpoint", "{ck}", "--out", "{png}"], "not allowed with"),
+    ("model.sample", ["--config", "cifar10-n64", "--out", "{png}", "--device", "warp"], "--device"),
+    ("model.sample", ["--checkpoint", "{missing}", "--out", "{png}"], "not an existing file"),
+    ("model.train", ["--config", "digits-n64", "--steps", "0"], "--steps"),
+    ("model.train", ["--config", "digits-n64", "--steps", "5", "--lr", "-1"], "--lr"),
+    ("model.train", ["--config", "nope", "--steps", "5"], "unknown model config"),
+    ("model.train", ["--config", "digits-n64", "--steps", "5", "--num-pos", "100", "--queue-size", "10"], "--num-pos"),
+    ("model.train", ["--config", "digits-n64", "--steps", "5", "--resume", "--init-from", "{ck}"], "--resume"),
+    ("model.train", ["--config", "digits-n64", "--steps", "5", "--warmup-frac", "1.5"], "--warmup-frac"),
+    ("model.train", ["--config", "digits-n64", "--steps", "5", "--precision", "bf16", "--device", "cpu"], "bf16"),
+    ("model.train", ["--config", "digits-n64", "--steps", "5", "--log-every", "10", "--probe-every", "15"],
+     "--probe-every"),
+    ("model.evaluate", ["--checkpoint", "{ck}", "--num-samples", "5"], "--num-samples"),
+    ("model.evaluate", ["--checkpoint", "{ck}", "--metrics", "fid,xyz"], "xyz"),
+    ("model.evaluate", ["--checkpoint", "{missing}"], "--checkpoint"),
+    ("model.class_probe", ["--checkpoint", "{ck}", "--per-class", "0"], "--per-class"),
+    ("model.class_probe", ["--checkpoint", "{missing}"], "--checkpoint"),
+    ("model.numerics_sweep", ["--samples", "0"], "--samples"),
+    ("model.numerics_sweep", ["--checkpoint", "{ck}", "--config", "cifar10-n64"], "not both"),
+    ("model.numerics_sweep", ["--classifier-epochs", "5"], "--classifier"),
+    ("model.numerics_sweep", ["--config", "nope"], "unknown model config"),
+    ("model.checkpoint", ["info", "{missing}"], "not an existing file"),
+    ("model.checkpoint", ["import-un0", "{ck}", "{ck}"], "overwrite its source"),
+    ("model.checkpoint", ["frobnicate"], "invalid choice"),
+    ("rtl.build", ["--n", "0", "--n-cond", "8", "--lanes", "8", "--out", "{dir}"], "--n"),
+    ("rtl.build", ["--n", "64", "--n-cond", "8", "--lanes", "7", "--out", "{dir}"], "multiple of lanes"),
+    ("rtl.build", ["--n", "64", "--n-cond", "8", "--lanes", "8", "--format", "nope", "--out", "{dir}"], "--format"),
+    ("rtl.resources", ["--out", "{png}"], "--config"),
+    ("rtl.resources", ["--config", "pynq-z2", "--n", "64", "--out", "{png}"], "drop --n"),
+    ("rtl.resources", ["--n", "64", "--n-cond", "8", "--lanes", "16", "--timeout", "0", "--out", "{png}"], "--timeout"),
+    ("rtl.export", ["--out", "{file}"], "not a directory"),
+    ("bitstreams.build", ["--config", "nope"], "--config"),
+    ("bitstreams.build", ["--config", "pynq-z2", "--n", "-1"], "--n"),
+    ("bitstreams.build", ["--config", "pynq-z2", "--jobs", "0"], "--jobs"),
+    ("bitstreams.measure", ["--images", "0"], "--images"),
+    ("bitstreams.measure", ["--board", "golden", "--bitfile", "{file}"], "--bitfile"),
+    ("bitstreams.measure", ["--checkpoint", "{ck}", "--n", "64"], "--n"),
+    ("bitstreams.measure", ["--clock-mhz", "inf"], "--clock-mhz"),
+    ("bitstreams.measure", ["--out", "{file}"], "not a directory"),
+    ("bitstreams.roadmap", ["--no-measure", "--cpu-json", "{missing}"], "--no-measure"),
+    ("bitstreams.roadmap", ["--no-measure", "--gpu-json", "{missing}"], "--gpu-json"),
+    ("benchmarks.bench_boards", ["--sizes", "0"], "--sizes"),
+    ("benchmarks.bench_boards", ["--boards", "xyz"], "--boards"),
+    ("benchmarks.bench_cycles", ["--n", "64", "--lanes", "7"], "multiple of lanes"),
+    ("benchmarks.bench_cycles", ["--steps", "0"], "--steps"),
+    ("benchmarks.bench_sampling", ["--batches", "1,x"], "--batches"),
+    ("benchmarks.bench_sampling", ["--config", "nope"], "unknown model config"),
+    ("benchmarks.bench_training", ["--batch-size", "0"], "--batch-size"),
+    ("benchmarks.bench_training", ["--configs", "nope"], "unknown model config"),
+    ("benchmarks.bench_golden", ["--fast"], "unrecognized arguments"),
+]
+
+
+@pytest.mark.parametrize("module,argv,word", CASES, ids=[f"{m}:{' '.join(a)}" for m, a, _ in CASES])
+def test_bad_values_exit_2_with_one_line(module, argv, word, paths, capsys, monkeypatch):
+    monkeypatch.chdir(paths["dir"])  # default outputs (out/, runs/) would land here if a run started
+    main = importlib.import_module(module).main
+    try:
+        rc = main([a.format(**paths) for a in argv])
+    except SystemExit as e:
+        rc = e.code
+    out, err = capsys.readouterr()
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert rc == 2, (rc, err)
+    assert len(lines) == 1, err
+    assert word in lines[0], lines[0]
+    assert "Traceback" not in err and "usage:" not in err
+    assert sorted(os.listdir(paths["dir"])) == sorted(["afile", "n64.safetensors"]), "a rejected run wrote files"
+
+
+@pytest.mark.parametrize("cmd", [[sys.executable, "-m", "host.run", "--class", "cat", "--n", "0"],
+                                 [sys.executable, "benchmarks/bench_golden.py", "--fast"]])
+def test_real_command_lines(cmd):
+    r = subprocess.run(cmd, cwd=str(REPO), capture_output=True, text=True, timeout=120,
+                       env=dict(os.environ, PYTHONPATH=str(REPO)))
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
