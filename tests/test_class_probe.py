@@ -43,10 +43,11 @@ def test_cli(tmp_path, capsys):
     assert main(["--checkpoint", str(path), "--per-class", "50"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["samples"] == 500 and out["relativization"] == "ref_oscillator" and out["readout"] > 0.3
-    assert main(["--checkpoint", str(tmp_path / "missing.safetensors")]) == 2
-    assert "missing.safetensors" in capsys.readouterr().err
-    assert main(["--checkpoint", str(path), "--per-class", "2"]) == 2
-    assert "per_class must be >= 3" in capsys.readouterr().err
+    for argv, msg in ((["--checkpoint", str(tmp_path / "missing.safetensors")], "missing.safetensors"),
+                      (["--checkpoint", str(path), "--per-class", "2"], "--per-class: must be an integer between 3")):
+        with pytest.raises(SystemExit) as e:  # refused by the parser: one line, exit 2
+            main(argv)
+        assert e.value.code == 2 and msg in capsys.readouterr().err
 
 
 def test_oscillator_subset_keeps_sin_and_cos_columns():
