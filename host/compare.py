@@ -12,7 +12,6 @@ the board local or behind `tcp://`).
 """
 from __future__ import annotations
 
-import argparse
 import math
 import sys
 from dataclasses import dataclass
@@ -120,25 +119,30 @@ def comparison_picture(c: Comparison, scale: int = 4):
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m host.compare", description=__doc__.split("\n")[0])
+    from fixedpoint import cli
+    from fixedpoint.files import check_output, save_with_rescue
+
+    ap = cli.ArgumentParser(prog="python -m host.compare", description=__doc__.split("\n")[0])
     ap.add_argument("--board", default="golden",
                     help="golden (default) | sim | pynq-z2 | tcp://HOST:PORT | serial:///dev/DEV?baud=N")
     ap.add_argument("--class", dest="cls", required=True, help="class name or index (cat, ship, 3, ...)")
     ap.add_argument("--checkpoint", default=None, help="our .safetensors checkpoint (default: the bundled cifar10-n1024)")
-    ap.add_argument("--n", type=int, default=4, help="samples (seeded rows 0..n-1; default 4)")
-    ap.add_argument("--seed", type=int, default=0, help="initial-phase seed (default 0)")
-    ap.add_argument("--out", default=None, help="PNG (default out/compare-<board>-<class>-s<seed>.png)")
-    ap.add_argument("--scale", type=int, default=4, help="pixel zoom, nearest neighbour (default 4)")
+    ap.add_argument("--n", type=cli.int_range(1, 64), default=4, help="samples (seeded rows 0..n-1; default 4)")
+    ap.add_argument("--seed", type=cli.seed, default=0, help="initial-phase seed (default 0)")
+    ap.add_argument("--out", type=cli.output_file, default=None,
+                    help="PNG (default out/compare-<board>-<class>-s<seed>.png)")
+    ap.add_argument("--scale", type=cli.int_range(1, 16), default=4, help="pixel zoom, nearest neighbour (default 4)")
     ap.add_argument("--simulator", default="verilator", choices=["verilator", "icarus"], help="sim board: simulator")
     ap.add_argument("--bitfile", default=None, help="pynq-z2 board: the overlay .bit")
-    ap.add_argument("--timeout", type=float, default=None, help="remote boards: seconds per request")
+    ap.add_argument("--timeout", type=cli.positive_float, default=None, help="remote boards: seconds per request")
     args = ap.parse_args(argv)
-    if not 1 <= args.n <= 64:
-        ap.error("--n must be 1..64")
-    if args.seed < 0:
-        ap.error("--seed must be >= 0")
-    if not 1 <= args.scale <= 16:
-        ap.error("--scale must be 1..16")
+    if args.bitfile and args.board != "pynq-z2":
+        ap.error(f"--bitfile applies to --board pynq-z2 only, not {args.board}")
+    if not args.out:
+        try:
+            check_output(f"out/compare-{args.board.split(':')[0]}.png", "--out (default)")
+        except ValueError as e:
+            ap.error(str(e))
     from . import api
     from .boards.base import BoardError
     from .pictures import save_picture
@@ -156,13 +160,13 @@ def main(argv=None) -> int:
         return 2
     b = c.board
     out = args.out or f"out/compare-{args.board.split(':')[0]}-{b.class_name}-s{b.seed}.png"
-    save_picture(comparison_picture(c, args.scale), out)
+    written = save_with_rescue(out, lambda p: save_picture(comparison_picture(c, args.scale), p), "--out")
     for i in range(len(c.float_images)):
         extra = "" if b is c.golden else (f"; {b.board}: bit-exact with golden" if c.exact[i] else
                                          f"; {b.board}: {c.phase_err_board[i]:.4f} rad, {_db(c.psnr_board[i])}")
         print(f"#{i}: golden {c.phase_err_golden[i]:.4f} rad RMS, PSNR {_db(c.psnr_golden[i])}{extra}")
-    print(f"wrote {out}")
-    return 0
+    print(f"wrote {written}")
+    return int(written != out)
 
 
 if __name__ == "__main__":

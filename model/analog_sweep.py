@@ -446,22 +446,24 @@ def run_model(bench: Bench, key: str, note: str, judge: str, out_dir: str, args,
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m model.analog_sweep", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    from fixedpoint import cli
+
+    ap = cli.ArgumentParser(prog="python -m model.analog_sweep", description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--checkpoint", default=DEFAULT_CHECKPOINT, help="CIFAR-10 checkpoint (default: the bundled cifar10-n1024)")
-    ap.add_argument("--samples", type=int, default=128, help="seeded samples per setting (classes round-robin)")
-    ap.add_argument("--kid-samples", type=int, default=64, help="Inception KID sample count (0: skip)")
+    ap.add_argument("--samples", type=cli.int_range(10, 100_000), default=128, help="seeded samples per setting (classes round-robin)")
+    ap.add_argument("--kid-samples", type=cli.int_range(0, 100_000), default=64, help="Inception KID sample count (0: skip)")
     ap.add_argument("--kid-models", default="cifar10", help="models that get Inception KID (the ImageNet layout is "
                     "untrained, so its judge-feature KID is reported instead)")
-    ap.add_argument("--imagenet-n", type=int, default=IMAGENET_N, help="oscillators of the untrained ImageNet-layout model (default %(default)s)")
+    ap.add_argument("--imagenet-n", type=cli.int_range(16, 16384), default=IMAGENET_N, help="oscillators of the untrained ImageNet-layout model (default %(default)s)")
     ap.add_argument("--digits", nargs="*", default=[], help="digits checkpoints trained with different --num-steps")
-    ap.add_argument("--psnr-min", type=float, default=PSNR_MIN_DB, help="tolerance criterion: PSNR vs ideal at least this many dB (default %(default)s)")
-    ap.add_argument("--agree-drop", type=float, default=AGREE_DROP, help="tolerance criterion: class agreement at least 1 - this (default %(default)s)")
-    ap.add_argument("--seed", type=int, default=0, help="seed of the initial phases and non-idealities (default 0)")
+    ap.add_argument("--psnr-min", type=cli.float_range(0.0, 200.0), default=PSNR_MIN_DB, help="tolerance criterion: PSNR vs ideal at least this many dB (default %(default)s)")
+    ap.add_argument("--agree-drop", type=cli.probability, default=AGREE_DROP, help="tolerance criterion: class agreement at least 1 - this (default %(default)s)")
+    ap.add_argument("--seed", type=cli.seed, default=0, help="seed of the initial phases and non-idealities (default 0)")
     ap.add_argument("--models", default="cifar10,imagenet", help="comma list of cifar10, imagenet")
-    ap.add_argument("--out", default=os.path.join("out", "analog"),
+    ap.add_argument("--out", type=cli.output_dir, default=os.path.join("out", "analog"),
                     help="output directory (default out/analog; docs/analog holds the published run)")
-    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    ap.add_argument("--threads", type=cli.int_range(1, 1024), default=None, help="torch threads (default: torch's)")
     ap.add_argument("--float64", action="store_true", help="integrate in float64 (default float32: 2x faster; the "
                     "ideal and every setting share the arithmetic, so differences are the non-ideality's)")
     ap.add_argument("--no-progress", action="store_true", help="no progress bars")

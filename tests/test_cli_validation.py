@@ -84,6 +84,12 @@ CASES = [
     ("benchmarks.bench_training", ["--batch-size", "0"], "--batch-size"),
     ("benchmarks.bench_training", ["--configs", "nope"], "unknown model config"),
     ("benchmarks.bench_golden", ["--fast"], "unrecognized arguments"),
+    ("host.compare", ["--class", "cat", "--n", "65"], "--n"),
+    ("host.compare", ["--class", "cat", "--out", "{dir}"], "is a directory"),
+    ("host.compare", ["--class", "cat", "--board", "sim", "--bitfile", "{file}"], "--bitfile"),
+    ("model.analog_sweep", ["--samples", "5"], "--samples"),
+    ("model.analog_sweep", ["--agree-drop", "2"], "--agree-drop"),
+    ("model.analog_sweep", ["--out", "{file}"], "not a directory"),
 ]
 
 

@@ -93,20 +93,21 @@ def test_unusable_destinations_are_refused_before_the_work(entry, ckpt, tmp_path
 
 
 def test_host_run_directory_made_unwritable_during_the_run(ckpt, tmp_path, rescue_tmp, capsys, monkeypatch):
+    import host.api as api
     import host.run as run
 
     good = tmp_path / "good.png"
     assert run.main(["--board", "golden", "--class", "cat", "--checkpoint", ckpt, "--out", str(good)]) == 0
     d = tmp_path / "dest"
     d.mkdir()
-    real = run.generate
+    real = api.Session.generate
 
-    def generate_then_lose_the_directory(*a, **k):
-        gen = real(*a, **k)
+    def generate_then_lose_the_directory(self, *a, **k):
+        gen = real(self, *a, **k)
         _make_unwritable(d)
         return gen
 
-    monkeypatch.setattr(run, "generate", generate_then_lose_the_directory)
+    monkeypatch.setattr(api.Session, "generate", generate_then_lose_the_directory)
     capsys.readouterr()
     assert run.main(["--board", "golden", "--class", "cat", "--checkpoint", ckpt, "--out", str(d / "x.png")]) == 1
     out, err = capsys.readouterr()
