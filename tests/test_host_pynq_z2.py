@@ -100,3 +100,13 @@ def test_matching_build_passes_the_checks_and_reaches_the_overlay(tmp_path):
     with pytest.raises(Exception) as e:
         PynqZ2Board(bit, model=get_config("cifar10-n1024"))
     assert not isinstance(e.value, BoardError), e.value  # pynq.Overlay() itself fails off-board
+
+
+def test_host_api_passes_the_checkpoint_to_the_check(tmp_path):
+    from host import api
+    from host.testing import random_checkpoint
+
+    ck = random_checkpoint(str(tmp_path / "n64.safetensors"), "cifar10-n64")
+    bit = _consistent_set(tmp_path, PYNQ_Z2)
+    with pytest.raises(BoardError, match="n: core 1024, checkpoint needs 64"):
+        api.open("pynq-z2", ck, bitfile=bit)

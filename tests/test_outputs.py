@@ -136,3 +136,21 @@ def test_model_sample_directory_made_unwritable_during_the_run(tmp_path, rescue_
     rescued = list(rescue_tmp.iterdir())
     assert len(rescued) == 1 and rescued[0].read_bytes() == good.read_bytes()
     assert "saved it to" in capsys.readouterr().err
+
+
+def test_measure_directory_made_unwritable_during_the_run(tmp_path, rescue_tmp, capsys, monkeypatch):
+    import bitstreams.measure as measure
+
+    d = tmp_path / "dest"
+    real = measure.try_pynq_rails
+
+    def rails_then_lose_the_directory():  # called once the board is open and the model loaded
+        _make_unwritable(d)
+        return real()
+
+    d.mkdir()
+    monkeypatch.setattr(measure, "try_pynq_rails", rails_then_lose_the_directory)
+    assert measure.main(["--board", "golden", "--n", "64", "--images", "1", "--out", str(d)]) == 1
+    rescued = list(rescue_tmp.iterdir())
+    assert len(rescued) == 1 and sorted(p.name for p in rescued[0].iterdir()) == ["measure.json", "measure.md"]
+    assert f"saved it to {rescued[0]} instead" in capsys.readouterr().err
