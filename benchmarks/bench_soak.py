@@ -16,7 +16,6 @@ attack windows as a ratio of the rate in quiet ones. Loopback only; nothing leav
 """
 from __future__ import annotations
 
-import argparse
 import json
 import multiprocessing
 import os
@@ -336,13 +335,15 @@ def plot(path: str, rss, windows, rate_series):
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python benchmarks/bench_soak.py", description=__doc__.split("\n")[0])
-    ap.add_argument("--duration", type=float, default=45.0, help="seconds in all (5..3600; default 45)")
-    ap.add_argument("--clients", type=int, default=3, help="honest clients (1..6)")
-    ap.add_argument("--n", type=int, default=128, help="oscillators of the random model (multiple of 8, 16..1024)")
-    ap.add_argument("--out", default=os.path.join(REPO, "benchmarks", "results", "soak.md"),
+    from fixedpoint import cli
+
+    ap = cli.ArgumentParser(prog="python benchmarks/bench_soak.py", description=__doc__.split("\n")[0])
+    ap.add_argument("--duration", type=cli.finite_float, default=45.0, help="seconds in all (5..3600; default 45)")
+    ap.add_argument("--clients", type=cli.int_range(1, 6), default=3, help="honest clients (1..6)")
+    ap.add_argument("--n", type=cli.int_range(16, 1024), default=128, help="oscillators of the random model (multiple of 8, 16..1024)")
+    ap.add_argument("--out", type=cli.output_file, default=os.path.join(REPO, "benchmarks", "results", "soak.md"),
                     help="Markdown results file (default benchmarks/results/soak.md; a _rss.png plot beside it)")
-    ap.add_argument("--window", type=float, default=5.0, help="seconds per quiet / attack window (default 5)")
+    ap.add_argument("--window", type=cli.finite_float, default=5.0, help="seconds per quiet / attack window (default 5)")
     ap.add_argument("--attacks", default=",".join(Hostile.ATTACKS),
                     help=f"comma-separated attacks to cycle through (default all: {','.join(Hostile.ATTACKS)})")
     args = ap.parse_args(argv)
