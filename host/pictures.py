@@ -14,72 +14,13 @@ import os
 import numpy as np
 
 from fixedpoint.files import atomic_output
+from model.plots import labeled_tiles
+from model.plots import order_figure as plot_order
 
 from .imageio import to_uint8
 
 #: Default zoom: a 32-pixel CIFAR image becomes 128 pixels.
 SCALE = 4
-PAD = 4
-BG = (255, 255, 255)
-INK = (20, 20, 20)
-
-
-def _font(size: int):
-    from PIL import ImageFont
-
-    try:
-        return ImageFont.load_default(size=size)
-    except TypeError:  # Pillow < 10.1 (older board images): the fixed bitmap font
-        return ImageFont.load_default()
-
-
-def _text_size(draw, text: str, font) -> tuple[int, int]:
-    if not text:
-        return 0, 0
-    box = draw.multiline_textbbox((0, 0), text, font=font)
-    return box[2] - box[0], box[3] - box[1]
-
-
-def labeled_tiles(tiles: np.ndarray, *, title: str = "", col_labels=None, row_labels=None, scale: int = SCALE,
-                  font_size: int = 12):
-    """(rows, cols, H, W, 3) uint8 -> PIL image: tiles scaled by `scale` (nearest), a title line on top,
-    a label above each column and left of each row (multi-line strings allowed)."""
-    from PIL import Image, ImageDraw
-
-    tiles = np.asarray(tiles, dtype=np.uint8)
-    if tiles.ndim != 5 or tiles.shape[-1] != 3:
-        raise ValueError(f"tiles must be (rows, cols, H, W, 3) uint8, got {tiles.shape}")
-    if scale < 1:
-        raise ValueError(f"scale must be >= 1, got {scale}")
-    r, c, h, w, _ = tiles.shape
-    th, tw = h * scale, w * scale
-    font, tfont = _font(font_size), _font(font_size + 2)
-    probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
-    col_labels = list(col_labels or [])
-    row_labels = list(row_labels or [])
-    col_h = max([_text_size(probe, s, font)[1] for s in col_labels] + [0])
-    row_w = max([_text_size(probe, s, font)[0] for s in row_labels] + [0])
-    title_w, title_h = _text_size(probe, title, tfont)
-    left = PAD + (row_w + PAD if row_w else 0)
-    top = PAD + (title_h + PAD if title else 0) + (col_h + PAD if col_h else 0)
-    width = max(left + c * (tw + PAD), title_w + 2 * PAD)
-    height = top + r * (th + PAD)
-    img = Image.new("RGB", (width, height), BG)
-    draw = ImageDraw.Draw(img)
-    if title:
-        draw.text((PAD, PAD), title, fill=INK, font=tfont)
-    for j, s in enumerate(col_labels[:c]):
-        draw.multiline_text((left + j * (tw + PAD), top - col_h - PAD), s, fill=INK, font=font)
-    for i in range(r):
-        y = top + i * (th + PAD)
-        if i < len(row_labels):
-            lh = _text_size(probe, row_labels[i], font)[1]
-            draw.multiline_text((PAD, y + max(0, (th - lh) // 2)), row_labels[i], fill=INK, font=font)
-        for j in range(c):
-            tile = Image.fromarray(tiles[i, j]).resize((tw, th), Image.NEAREST)
-            img.paste(tile, (left + j * (tw + PAD), y))
-    return img
-
 
 def _grid_shape(n: int, cols: int | None) -> tuple[int, int]:
     cols = cols or min(n, max(1, math.ceil(math.sqrt(n))))
@@ -156,42 +97,18 @@ def save_strip(s, path: str, scale: int = SCALE) -> str:
 
 
 def order_figure(samples, title: str = ""):
-    """r(t) per class: the mean over samples as a line, the 10th-90th percentile as a band, on a y axis
-    from 0 (never a zoomed axis that makes tiny changes look large), with the level random phases give,
-    sqrt(pi / 4N) (the mean of |<e^{i theta}>| over N independent uniform phases), dashed.
-
-    samples: a Samples or a list of them (each with a trajectory). Returns the matplotlib figure."""
-    from matplotlib.figure import Figure  # no pyplot: no GUI backend, nothing global; notebooks display it
-
+    """r(t) per class of one or more Samples (each with a trajectory): model.plots.order_figure (the mean over
+    samples as a line, the 10th-90th percentile as a band, y from 0, the random-phase level dashed)."""
     groups = samples if isinstance(samples, (list, tuple)) else [samples]
-    fig = Figure(figsize=(6, 3.6), dpi=110)
-    ax = fig.subplots()
-    top = 0.0
+    curves = []
     for s in groups:
         r = s.order_parameter()
         if r.ndim != 2:
             raise ValueError("r(t) needs trajectories: generate(..., trajectory=True)")
-        t = s.times
-        mean = r.mean(axis=0)
-        lo, hi = np.percentile(r, [10, 90], axis=0)
-        (line,) = ax.plot(t, mean, lw=2, label=f"{s.class_name} (mean of {len(r)})")
-        if len(r) > 1:
-            ax.fill_between(t, lo, hi, color=line.get_color(), alpha=0.2, lw=0)
-        top = max(top, float(hi.max()))
-    n = groups[0].n_main
-    incoherent = math.sqrt(math.pi / (4 * n))
-    ax.axhline(incoherent, color="0.4", ls="--", lw=1, label=f"random phases, N={n}")
-    top = max(top, incoherent)
-    ax.set_ylim(0, 1.0 if top > 0.5 else min(1.0, max(0.1, math.ceil(top * 1.25 * 20) / 20)))
-    ax.set_xlabel("model time t (Euler steps × dt)")
-    ax.set_ylabel(r"order parameter $r(t)=|\langle e^{i\theta_j}\rangle_j|$")
-    ax.grid(alpha=0.3)
+        curves.append((s.class_name, s.times, r))
     first = groups[0]
-    ax.set_title(title or f"Kuramoto order parameter, main oscillators · board {first.board} · seed {first.seed}",
-                 fontsize=9)
-    ax.legend(fontsize=7, loc="best")
-    fig.tight_layout()
-    return fig
+    return plot_order(curves, first.n_main, title or "Kuramoto order parameter, main oscillators · board "
+                      f"{first.board} · seed {first.seed}")
 
 
 def save_figure(fig, path: str) -> str:

@@ -155,21 +155,24 @@ def main(argv=None) -> int:
     print(f"wrote {out} ({args.n} images, {model.cfg.name}, seed {args.seed})")
     if args.steps_strip or args.gif or args.order_plot:
         frames, r = trajectory(model, class_ids, args.seed)
+        cfg = model.cfg
+        what = f"{cfg.name} float · seed {args.seed}"
         if args.steps_strip:
-            out = save(args.steps_strip, lambda p: save_strip(frames, p, scale=args.scale), "--steps-strip")
+            out = save(args.steps_strip, lambda p: save_strip(frames, p, scale=args.scale, dt=cfg.dt, title=what),
+                       "--steps-strip")
             print(f"wrote {out} (rows: samples, columns: steps 0..{model.cfg.num_steps})")
         if args.gif:
-            out = save(args.gif, lambda p: save_gif(frames, p, scale=args.scale), "--gif")
+            out = save(args.gif, lambda p: save_gif(frames, p, scale=args.scale, dt=cfg.dt, title=what), "--gif")
             print(f"wrote {out}")
         if args.order_plot:
-            cfg = model.cfg
             times = [k * cfg.dt for k in range(cfg.num_steps + 1)]
             from .classes import class_names
 
             names = class_names(cfg.dataset)
             labels = [names[int(c)] if int(c) < len(names) else str(int(c)) for c in class_ids[: r.shape[1]]]
-            out = save(args.order_plot, lambda p: save_order_plot(times, r.numpy(), p, title=f"{cfg.name}: order "
-                                                                  "parameter", labels=labels), "--order-plot")
+            out = save(args.order_plot, lambda p: save_order_plot(
+                times, r.numpy(), p, title=f"{what}: Kuramoto order parameter, main oscillators", labels=labels,
+                n_main=cfg.n), "--order-plot")
             print(f"wrote {out}")
     return int(rescued)
 

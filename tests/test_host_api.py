@@ -159,7 +159,7 @@ def test_compare_marks_a_bit_exact_board(ckpt):
 
 
 def test_labeled_tiles_scale_by_nearest_neighbour():
-    from host.pictures import PAD, labeled_tiles
+    from model.plots import PAD, labeled_tiles
 
     tile = np.random.default_rng(0).integers(0, 256, (1, 1, 5, 7, 3), dtype=np.uint8)
     img = np.asarray(labeled_tiles(tile, scale=3))

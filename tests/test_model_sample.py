@@ -49,7 +49,7 @@ def test_cli_end_to_end(model, tmp_path):
     g = np.asarray(Image.open(out))
     assert g.shape == (2 * 34 + 2, 3 * 34 + 2, 3)
     s = Image.open(strip)
-    assert s.size == (11 * 34 + 2, 6 * 34 + 2)
+    assert s.size[0] >= 11 * 32 and s.size[1] >= 6 * 32  # steps 0..10 x 6 samples, plus labels
     gi = Image.open(gif)
     assert gi.n_frames == 11
     assert Image.open(rplot).size[0] > 100
