@@ -15,6 +15,7 @@ Un-0's ResizeConvDecoder. Sources: un0-model.md sections 1-6 (Un-0, github.com/u
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import torch
@@ -29,6 +30,7 @@ from .config import (
     coupling_scales,
     init_stds,
 )
+from .cpu_threads import load_aware_threads
 
 # torchdiffeq's "rk4" is the 3/8-rule variant (rk4_alt_step_func); these are its stage weights.
 _THIRD = 1.0 / 3.0
@@ -42,8 +44,10 @@ def uniform_phases(batch: int, size: int, generator: torch.Generator | None = No
 
 
 def _zero_diag(m: torch.Tensor) -> torch.Tensor:
-    """M - diag(M): no self-coupling; applied every forward so the diagonal gets zero gradient."""
-    return m - torch.diag_embed(torch.diagonal(m))
+    """M with its diagonal set to 0: no self-coupling; applied every forward so the diagonal gets zero gradient."""
+    m = m.clone()
+    m.diagonal().zero_()
+    return m
 
 
 class ConditionalKuramotoDynamics(nn.Module):
@@ -65,68 +69,70 @@ class ConditionalKuramotoDynamics(nn.Module):
     def effective_params(self) -> dict[str, torch.Tensor]:
         """The matrices the equations use: diagonal removed and forward scale applied."""
         s_k, s_kc, s_d = self.scales
+        def scaled(t, s):  # the standard parameterization's scales are 1: skip a pass over K
+            return t if s == 1 else t * s
+
         return {
             "omega": self.omega.reshape(-1),
-            "K": _zero_diag(self.K) * s_k,
+            "K": scaled(_zero_diag(self.K), s_k),
             "omega_cond": self.omega_cond.reshape(-1),
-            "K_cond": _zero_diag(self.K_cond) * s_kc,
-            "K_drive": self.K_drive * s_d,
+            "K_cond": scaled(_zero_diag(self.K_cond), s_kc),
+            "K_drive": scaled(self.K_drive, s_d),
         }
 
     def velocity_fn(self, class_ids: torch.Tensor, drive_keep: torch.Tensor | None = None):
-        """Return v(x) for a fixed batch of class labels.
+        """Return v(x) (B, n+m) -> (B, n+m) for a fixed batch of class labels (B,).
 
-        Class groups and effective matrices are prepared once per integration, not once per step.
-        ``drive_keep`` (B,) bool/float multiplies each sample's whole drive (class dropout).
+        Prepared once per integration, not once per step: the effective matrices and the batch
+        grouped by class (a stable sort; integrate() passes sorted labels, so v permutes nothing). Per
+        call: sin and cos of x stacked per sample as rows [sin x_b ; cos x_b], ONE matmul with K for the
+        main coupling (and a tiny one with Kc), one small matmul per class present for the drive
+        D^(c) [sin phi ; cos phi] on that class's rows, and two fused multiply-adds. ``drive_keep`` (B,)
+        bool/float multiplies each sample's whole drive (class dropout). Without autograd every
+        intermediate is written into buffers reused by every call.
         """
         p = self.effective_params()
-        n = self.cfg.n
-        omega, K, omega_c, Kc, Kd = p["omega"], p["K"], p["omega_cond"], p["K_cond"], p["K_drive"]
-        Kt, Kct = K.t(), Kc.t()
+        n, m = self.cfg.n, self.cfg.n_cond
+        K, Kc = p["K"], p["K_cond"]
+        omega = torch.cat([p["omega"], p["omega_cond"]])
         B = class_ids.shape[0]
-        # Group the batch by class, with each class's drive matrix transposed to (m, n). When the
-        # labels are sorted (integrate() sorts them) a group is a row range and the drive is an
-        # in-place addmm on contiguous rows; otherwise rows are gathered and scattered.
-        groups = []  # (start, end, D^T) for sorted labels, or (row index into the 2B stack, D^T)
-        contiguous = bool(B == 0 or torch.all(class_ids[1:] >= class_ids[:-1]))
+        order = torch.argsort(class_ids, stable=True)
+        permuted = not torch.equal(order, torch.arange(B, device=order.device))
+        inverse = torch.argsort(order) if permuted else None
+        groups, start = [], 0  # (first row, end row, D^(c)^T) in the (2B, .) stack of sorted samples
         if B:
-            uniq, counts = torch.unique_consecutive(class_ids, return_counts=True) if contiguous else (
-                torch.unique(class_ids), None)
-            if contiguous:
-                start = 0
-                for c, k in zip(uniq.tolist(), counts.tolist()):
-                    groups.append((start, start + k, Kd[c].t()))
-                    start += k
-            else:
-                for c in uniq.tolist():
-                    idx = torch.nonzero(class_ids == c).squeeze(1)
-                    groups.append((torch.cat([idx, idx + B]), Kd[c].t()))
+            classes, counts = torch.unique_consecutive(class_ids[order], return_counts=True)
+            for c, k in zip(classes.tolist(), counts.tolist()):
+                groups.append((2 * start, 2 * (start + k), p["K_drive"][c].t()))
+                start += k
         keep = None
         if drive_keep is not None:
-            keep = drive_keep.to(K.dtype).reshape(B, 1).repeat(2, 1)  # (2B, 1)
+            keep = drive_keep[order].to(K.dtype).reshape(B, 1, 1)
+        buf = []
 
         def v(x: torch.Tensor) -> torch.Tensor:
-            s, co = torch.sin(x), torch.cos(x)
-            s_th, c_th = s[:, :n], co[:, :n]
-            s_ph, c_ph = s[:, n:], co[:, n:]
-            # ONE matmul: [sin; cos] (2B, n) @ K^T -> rows [K sin ; K cos]
-            acc = torch.cat([s_th, c_th], dim=0) @ Kt
-            ph = torch.cat([s_ph, c_ph], dim=0)  # (2B, m)
-            # class drive D^(c) [sin phi ; cos phi] (linear in phi, so dropout masks the phi rows)
-            phd = ph if keep is None else ph * keep
-            if contiguous:
-                for s0, s1, DT in groups:
-                    acc[s0:s1].addmm_(phd[s0:s1], DT)
-                    acc[B + s0:B + s1].addmm_(phd[B + s0:B + s1], DT)
-            else:
-                d = torch.zeros_like(acc)
-                for rows, DT in groups:
-                    d.index_copy_(0, rows, phd.index_select(0, rows) @ DT)
-                acc = acc + d
-            v_th = torch.addcmul(omega, c_th, acc[:B]).addcmul_(s_th, acc[B:], value=-1)
-            kc = ph @ Kct
-            v_ph = torch.addcmul(omega_c, c_ph, kc[:B]).addcmul_(s_ph, kc[B:], value=-1)
-            return torch.cat([v_th, v_ph], dim=1)
+            if permuted:
+                x = x[order]
+            if torch.is_grad_enabled():  # differentiable form
+                trig = torch.stack([torch.sin(x), torch.cos(x)], 1)  # (B, 2, n + m)
+                rows = trig.view(2 * B, n + m)
+                acc = torch.cat([rows[:, :n] @ K.t(), rows[:, n:] @ Kc.t()], 1)  # rows [K sin ; K cos]
+            else:  # the same values, written in place
+                if not buf:
+                    buf.extend([x.new_empty(B, 2, n + m), x.new_empty(2 * B, n + m)])
+                trig, acc = buf
+                torch.sin(x, out=trig[:, 0])
+                torch.cos(x, out=trig[:, 1])
+                rows = trig.view(2 * B, n + m)
+                torch.mm(rows[:, :n], K.t(), out=acc[:, :n])
+                torch.mm(rows[:, n:], Kc.t(), out=acc[:, n:])
+            drive_in = rows[:, n:] if keep is None else (trig[:, :, n:] * keep).view(2 * B, m)
+            for r0, r1, DT in groups:
+                acc[r0:r1, :n].addmm_(drive_in[r0:r1], DT)
+            acc = acc.view(B, 2, n + m)
+            # v = omega + cos x (K sin + D sin phi) - sin x (K cos + D cos phi); Kc and no drive for phi
+            out = torch.addcmul(omega, trig[:, 1], acc[:, 0]).addcmul_(trig[:, 0], acc[:, 1], value=-1)
+            return out[inverse] if permuted else out
 
         return v
 
@@ -175,6 +181,10 @@ class ResizeBlock(nn.Module):
 # offset -1, 0, +1.
 _UPCONV_TAPS = ((0, 0, 1), (0, 1, 1), (1, 1, 0), (1, 0, 0))
 
+#: Samples per chunk of the decoder's inference path (measured best of 8..64 on a 2-core EPYC,
+#: benchmarks/results/sampling.md).
+INFERENCE_CHUNK = 32
+
 
 def upsample_conv_as_transposed_kernel(w: torch.Tensor) -> torch.Tensor:
     """(cout, cin, 3, 3) conv weight -> (cin, cout, 4, 4) weight for conv_transpose2d(stride=2, padding=1)."""
@@ -186,8 +196,8 @@ class ResizeConvDecoder(nn.Module):
     """Features (B, F) -> channel-major (B, F/16, 4, 4) -> k resize-conv blocks -> conv3x3 -> tanh.
 
     Without autograd (sampling) it runs an algebraically identical fast path (transposed-conv form of
-    upsample+conv, channels-last memory layout, in-place activations); with autograd it runs Un-0's
-    literal layer sequence. Both agree to float rounding (tests check it).
+    upsample+conv, channels-last memory layout, in-place activations, INFERENCE_CHUNK samples at a
+    time); with autograd it runs Un-0's literal layer sequence. Both agree to float rounding (tests check it).
     """
 
     def __init__(self, cfg: ModelConfig):
@@ -217,13 +227,18 @@ class ResizeConvDecoder(nn.Module):
         return torch.tanh(self.to_output(h))
 
     def _forward_fast(self, h: torch.Tensor) -> torch.Tensor:
-        h = h.contiguous(memory_format=torch.channels_last)
-        for blk in self.cascade:
-            c1, c2 = blk.net[1], blk.net[3]
-            h = F.conv_transpose2d(h, upsample_conv_as_transposed_kernel(c1.weight), c1.bias, stride=2, padding=1)
-            h = F.leaky_relu_(h, LEAKY_RELU_SLOPE)
-            h = F.leaky_relu_(F.conv2d(h, c2.weight, c2.bias, padding=1), LEAKY_RELU_SLOPE)
-        return torch.tanh_(self.to_output(h)).contiguous()
+        size = h.shape[-1] * 2 ** len(self.cascade)
+        out = h.new_empty(h.shape[0], OUTPUT_CHANNELS, size, size)
+        up = [(upsample_conv_as_transposed_kernel(blk.net[1].weight), blk.net[1].bias, blk.net[3]) for blk in self.cascade]
+        # A chunk of samples at a time: its activations stay in cache and the allocator reuses them
+        # (a whole batch's 32x32 maps are fresh, page-faulted memory on every call).
+        for start in range(0, h.shape[0], INFERENCE_CHUNK):
+            x = h[start:start + INFERENCE_CHUNK].contiguous(memory_format=torch.channels_last)
+            for w_t, b_t, c2 in up:
+                x = F.leaky_relu_(F.conv_transpose2d(x, w_t, b_t, stride=2, padding=1), LEAKY_RELU_SLOPE)
+                x = F.leaky_relu_(F.conv2d(x, c2.weight, c2.bias, padding=1), LEAKY_RELU_SLOPE)
+            torch.tanh(self.to_output(x), out=out[start:start + INFERENCE_CHUNK])
+        return out
 
 
 class OscillatorGenerator(nn.Module):
@@ -267,23 +282,18 @@ class OscillatorGenerator(nn.Module):
         traj = [x] if return_trajectory else None
         if cfg.num_steps == 0:
             return torch.stack(traj) if traj is not None else x
-        # Sort the batch by class once, so each class's drive is a contiguous row range; undo at the end.
+        # Sort the batch by class once, so each class's drive acts on a contiguous row range; undo at the end.
         order = torch.argsort(class_ids, stable=True)
-        sorted_already = bool(torch.all(order == torch.arange(len(order), device=order.device)))
-        if not sorted_already:
-            x, class_ids = x[order], class_ids[order]
-            drive_keep = None if drive_keep is None else drive_keep[order]
-            inverse = torch.argsort(order)
-        v = self.dynamics.velocity_fn(class_ids, drive_keep)
+        inverse = torch.argsort(order)
+        keep = None if drive_keep is None else drive_keep[order]
+        v = self.dynamics.velocity_fn(class_ids[order], keep)
         step = SOLVER_STEPS[cfg.solver]
-        dt = cfg.dt
+        x = x[order]
         for _ in range(cfg.num_steps):
-            x = step(v, x, dt)
+            x = step(v, x, cfg.dt)
             if traj is not None:
-                traj.append(x if sorted_already else x[inverse])
-        if traj is not None:
-            return torch.stack(traj)
-        return x if sorted_already else x[inverse]
+                traj.append(x[inverse])
+        return torch.stack(traj) if traj is not None else x[inverse]
 
     def features(self, theta: torch.Tensor) -> torch.Tensor:
         """Readout of the main phases theta[:, :n]: relativise, then encode (sin block first)."""
@@ -306,7 +316,11 @@ class OscillatorGenerator(nn.Module):
 
     def forward(self, class_ids, theta0: torch.Tensor | None = None,
                 generator: torch.Generator | None = None) -> torch.Tensor:
-        """Generate images. In training mode applies class dropout (keep-mask drawn after the phases)."""
+        """Generate images. In training mode applies class dropout (keep-mask drawn after the phases).
+
+        On the CPU it runs with as many intra-op threads as there are idle cores, up to
+        torch.get_num_threads() (model.cpu_threads: a wider pool collapses on a loaded machine).
+        """
         class_ids = torch.as_tensor(class_ids, device=self.dynamics.K.device)
         if theta0 is None:
             theta0 = self.initial_phases(class_ids.shape[0], generator)
@@ -315,8 +329,10 @@ class OscillatorGenerator(nn.Module):
             keep = torch.rand(class_ids.shape[0], generator=generator, device=theta0.device) >= (
                 self.cfg.class_dropout_prob
             )
-        theta = self.integrate(class_ids, theta0, drive_keep=keep)
-        return self.decode(self.features(theta))
+        cpu = theta0.device.type == "cpu"
+        with load_aware_threads() if cpu else contextlib.nullcontext():
+            theta = self.integrate(class_ids, theta0, drive_keep=keep)
+            return self.decode(self.features(theta))
 
 
 def order_parameter(theta: torch.Tensor) -> torch.Tensor:
