@@ -77,7 +77,7 @@ class ConditionalKuramotoDynamics(nn.Module):
             "K": scaled(_zero_diag(self.K), s_k),
             "omega_cond": self.omega_cond.reshape(-1),
             "K_cond": scaled(_zero_diag(self.K_cond), s_kc),
-            "K_drive": scaled(self.K_drive, s_d),
+            "K_drive": self.K_drive * s_d,
         }
 
     def velocity_fn(self, class_ids: torch.Tensor, drive_keep: torch.Tensor | None = None):
