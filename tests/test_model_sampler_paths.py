@@ -147,3 +147,20 @@ def _cpu_ticks(pid: int) -> int:
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+def test_idle_cpu_arithmetic(monkeypatch):
+    """Others = runnable tasks machine-wide minus our own; spread over the machine's CPUs by our share."""
+    monkeypatch.setattr(cpu_threads, "_own_runnable_threads", lambda: 3)
+    monkeypatch.setattr(cpu_threads, "usable_cpus", lambda: 2)
+    monkeypatch.setattr(cpu_threads.os, "cpu_count", lambda: 2)
+    for runnable, idle in [(3, 2), (4, 1), (9, 1), (1, 2)]:  # quiet, one other task, busy, stale snapshot
+        monkeypatch.setattr(cpu_threads, "_runnable_tasks", lambda r=runnable: r)
+        assert cpu_threads.idle_cpus() == idle, runnable
+    monkeypatch.setattr(cpu_threads, "usable_cpus", lambda: 4)  # 4 of 64 CPUs, 30 other runnable tasks
+    monkeypatch.setattr(cpu_threads.os, "cpu_count", lambda: 64)
+    monkeypatch.setattr(cpu_threads, "_runnable_tasks", lambda: 33)
+    assert cpu_threads.idle_cpus() == 4 * 34 // 64 == 2
+    monkeypatch.setattr(cpu_threads, "_runnable_tasks", lambda: None)  # no /proc: no adaptation
+    assert cpu_threads.idle_cpus() == 4
+    assert cpu_threads.threads_for_load(3) == 3
