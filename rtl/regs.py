@@ -8,6 +8,7 @@ self-clearing command strobes), W1C (read; writing 1 to a bit clears it).
 """
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
@@ -184,16 +185,72 @@ def params_from_registers(values: dict[str, int]) -> HardwareParams:
     return p
 
 
-#: RTL sources whose text goes into BUILD_HASH (a changed datapath gives a new hash).
-HASHED_SOURCES = ("regs.py", "cordic.py", "core.py", "build.py")
+#: The module that writes the Verilog. BUILD_HASH covers every source file it imports from the project's packages
+#: below sim/ (transitively, including imports inside functions): see verilog_sources().
+VERILOG_ROOT = "rtl.build"
+HASHED_PACKAGES = ("rtl", "fixedpoint")
+_REPO = Path(__file__).resolve().parent.parent
 
 
-def build_hash(params: HardwareParams) -> int:
-    """32-bit hash of the build parameters and the RTL source: host and bitstreams/ compare it with the core's."""
+def _module_file(root: Path, name: str) -> Path | None:
+    base = root.joinpath(*name.split("."))
+    for path in (base.with_suffix(".py"), base / "__init__.py"):
+        if path.is_file():
+            return path
+    return None
+
+
+def _imported_modules(path: Path, module: str) -> set[str]:
+    """Dotted names of every module `path` (module `module`) imports anywhere in its text, relative ones resolved."""
+    is_pkg = path.name == "__init__.py"
+    pkg = module.split(".") if is_pkg else module.split(".")[:-1]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_bytes(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = pkg[:len(pkg) - node.level + 1] if node.level else []
+            mod = ".".join(base + (node.module.split(".") if node.module else []))
+            if mod:
+                found.add(mod)
+            found.update(f"{mod}.{a.name}" if mod else a.name for a in node.names)  # `from pkg import submodule`
+    return found
+
+
+def verilog_sources(root: str | Path | None = None) -> list[Path]:
+    """Source files that shape the Verilog: VERILOG_ROOT and everything it imports from HASHED_PACKAGES
+    (transitively; imports inside functions count, so lazily imported builders are covered), plus the package
+    __init__ files on the way. Static (ast), so the set does not depend on what the caller has imported.
+    Raises FileNotFoundError when `root` holds no rtl/build.py."""
+    root = Path(root or _REPO)
+    start = _module_file(root, VERILOG_ROOT)
+    if start is None:
+        raise FileNotFoundError(f"{root} holds no {VERILOG_ROOT.replace('.', '/')}.py")
+    seen: dict[str, Path] = {}
+    todo = [VERILOG_ROOT]
+    while todo:
+        name = todo.pop()
+        if name in seen or name.split(".")[0] not in HASHED_PACKAGES:
+            continue
+        path = _module_file(root, name)
+        if path is None:
+            continue  # a name imported from a module (`from pkg.mod import Class`), not a module itself
+        seen[name] = path
+        parts = name.split(".")
+        todo.extend(".".join(parts[:k]) for k in range(1, len(parts)))  # parent packages run on import
+        todo.extend(_imported_modules(path, name))
+    return sorted(set(seen.values()))
+
+
+def build_hash(params: HardwareParams, root: str | Path | None = None) -> int:
+    """32-bit hash of the build parameters and the text of every source that shapes the Verilog
+    (verilog_sources(root)): host and bitstreams/ compare it with the core's BUILD_HASH register, and the
+    simulation cache (sim/env.py) keys builds by it. SHA-256 of the params JSON, then each file's repo-relative
+    path and bytes in sorted order; first 4 bytes, big-endian."""
+    root = Path(root or _REPO)
     h = hashlib.sha256(json.dumps(params.to_dict(), sort_keys=True).encode())
-    here = Path(__file__).resolve().parent
-    for name in HASHED_SOURCES:
-        h.update(name.encode() + b"\0" + (here / name).read_bytes())
+    for path in verilog_sources(root):
+        h.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
     return int.from_bytes(h.digest()[:4], "big")
 
 

@@ -1,7 +1,9 @@
 """Register map as data: table sanity, exports, parameter round trip, build hash; Verilog writer + lint."""
 import json
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -10,6 +12,8 @@ from fixedpoint.spec import FORMATS, PYNQ_Z2, HardwareParams
 from rtl import regs
 from rtl.build import compact_zero_inits
 from rtl.export import registers_h, registers_json, registers_md, write_exports
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 def test_table_offsets_unique_and_required_registers_present():
@@ -43,6 +47,42 @@ def test_params_from_registers_rejects_inconsistent_core():
 def test_build_hash_depends_on_params():
     a, b = regs.build_hash(HardwareParams(8, 2, 4)), regs.build_hash(HardwareParams(8, 2, 4, FORMATS["wide"]))
     assert a != b and a == regs.build_hash(HardwareParams(8, 2, 4)) and 0 <= a < 1 << 32
+
+
+def test_build_hash_sources_cover_what_the_build_loads():
+    """Every project module loaded while writing the Verilog is in the hashed set (spec and layout included)."""
+    code = ("import sys; from fixedpoint.spec import HardwareParams; from rtl.build import verilog_text; "
+            "verilog_text(HardwareParams(8, 2, 4)); "
+            "print('\\n'.join(sorted(m.__file__ for m in list(sys.modules.values()) if getattr(m, '__file__', None))))")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert res.returncode == 0, res.stderr
+    loaded = {Path(f).resolve() for f in res.stdout.split()}
+    project = {f for f in loaded if f.is_relative_to(REPO) and f.relative_to(REPO).parts[0] in regs.HASHED_PACKAGES}
+    hashed = set(regs.verilog_sources())
+    assert REPO / "fixedpoint" / "spec.py" in project and REPO / "rtl" / "core.py" in project
+    assert project <= hashed, f"loaded by the build but not hashed: {sorted(map(str, project - hashed))}"
+    assert {REPO / "fixedpoint" / "spec.py", REPO / "fixedpoint" / "layout.py", REPO / "rtl" / "cordic.py"} <= hashed
+
+
+def test_build_hash_changes_with_every_hashed_source(tmp_path):
+    """A one-byte edit of any file that shapes the Verilog gives a new BUILD_HASH (so a new cache key)."""
+    for pkg in regs.HASHED_PACKAGES:
+        shutil.copytree(REPO / pkg, tmp_path / pkg, ignore=shutil.ignore_patterns("__pycache__"))
+    p = HardwareParams(8, 2, 4)
+    base = regs.build_hash(p, root=tmp_path)
+    assert base == regs.build_hash(p)  # relative paths and contents only: the same hash in any checkout
+    files = regs.verilog_sources(tmp_path)
+    assert len(files) >= 8
+    for f in files:
+        text = f.read_bytes()
+        f.write_bytes(text + b"\n")
+        try:
+            assert regs.build_hash(p, root=tmp_path) != base, f"editing {f.relative_to(tmp_path)} kept the hash"
+        finally:
+            f.write_bytes(text)
+    assert regs.build_hash(p, root=tmp_path) == base
+    (tmp_path / "rtl" / "extra.py").write_text("X = 1\n")  # a module the build does not import: no new hash
+    assert regs.build_hash(p, root=tmp_path) == base
 
 
 def test_exports(tmp_path):
