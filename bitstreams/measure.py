@@ -24,7 +24,7 @@ import numpy as np
 from fixedpoint import cli
 from fixedpoint.files import check_output, save_with_rescue
 from fixedpoint.golden import initial_phases
-from fixedpoint.quantize import HardwareImage, image_from_checkpoint, quantize
+from fixedpoint.quantize import HardwareImage, quantize
 from fixedpoint.readout import phase_features
 from fixedpoint.spec import PYNQ_Z2, HardwareParams, default_build
 
@@ -165,6 +165,7 @@ def _measure(args, out: Path) -> int:
     params = None
     if args.checkpoint:
         from model.checkpoint import load_config_and_tensors
+        from model.hardware_image import image_from_checkpoint
 
         cfg, _ = load_config_and_tensors(args.checkpoint)
         params = default_build(cfg.n, cfg.n_cond)  # the build host.run's golden/sim boards model

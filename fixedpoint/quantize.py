@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .files import atomic_output
-from .spec import HardwareParams, NumericsSpec
+from .spec import HardwareParams
 
 IMAGE_FORMAT = "oscillator-hil-image/1"
 _ARRAYS = ("k", "drive", "kcond", "gain", "omega_inc")
@@ -46,34 +46,6 @@ def _int_array(name: str, a) -> np.ndarray:
     if a.dtype == np.uint64 and a.size and a.max() > np.iinfo(np.int64).max:
         raise ValueError(f"hardware image array {name!r} holds values beyond int64")
     return a.astype(np.int64)
-
-
-def effective_params(config: dict, tensors: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Un-0 parameters -> the couplings the dynamics actually use (zero diagonal, forward scales applied).
-
-    `config` is a ModelConfig dict; `tensors` holds our checkpoint's `dynamics.*` arrays.
-    """
-    from model.config import ModelConfig, coupling_scales  # pure Python, no torch
-
-    cfg = ModelConfig.from_dict(config) if isinstance(config, dict) else config
-    s_k, s_kc, s_d = coupling_scales(cfg)
-
-    def get(name):
-        key = f"dynamics.{name}"
-        if key not in tensors:
-            raise KeyError(f"checkpoint has no tensor {key!r}; it holds {sorted(tensors)[:8]}...")
-        return np.asarray(tensors[key], dtype=np.float64)
-
-    require_finite({f"dynamics.{x}": get(x) for x in ("omega", "K", "omega_cond", "K_cond", "K_drive")})
-    k = get("K")
-    kc = get("K_cond")
-    return {
-        "omega": get("omega").reshape(-1),
-        "K": (k - np.diag(np.diag(k))) * s_k,
-        "omega_cond": get("omega_cond").reshape(-1),
-        "K_cond": (kc - np.diag(np.diag(kc))) * s_kc,
-        "K_drive": get("K_drive") * s_d,
-    }
 
 
 def _mse_scale(rows: np.ndarray, qmax: int, candidates: int = 48) -> np.ndarray:
@@ -207,7 +179,7 @@ class HardwareImage:
 
     def validate(self) -> None:
         """Shapes and ranges against the build parameters: a clear error rather than a wrong image."""
-        from model.config import MAX_CLASSES, MAX_STEPS  # pure Python: the limits every loader shares
+        from .spec import MAX_CLASSES, MAX_STEPS  # the limits every loader shares
 
         p, s = self.params, self.params.spec
         for name in _ARRAYS:
@@ -261,7 +233,7 @@ class HardwareImage:
 
 def quantize(eff: dict[str, np.ndarray], params: HardwareParams, dt: float, num_steps: int,
              model_config: dict | None = None) -> HardwareImage:
-    """Quantize effective float couplings (see effective_params) into a HardwareImage for `params`."""
+    """Quantize effective float couplings (see model.hardware_image.effective_params) into a HardwareImage for `params`."""
     s = params.spec
     n, m = params.n, params.n_cond
     require_finite({x: eff[x] for x in ("omega", "K", "omega_cond", "K_cond", "K_drive")}, "quantize")
@@ -302,17 +274,3 @@ def quantize(eff: dict[str, np.ndarray], params: HardwareParams, dt: float, num_
                         kcond=kc_int, gain=gain, omega_inc=omega_inc, model_config=dict(model_config or {}))
     img.validate()
     return img
-
-
-def image_from_checkpoint(path: str, params: HardwareParams | None = None, spec: NumericsSpec | None = None,
-                          lanes: int | None = None) -> HardwareImage:
-    """Load one of our .safetensors checkpoints (no torch) and quantize it."""
-    from model.checkpoint import load_config_and_tensors
-
-    from .spec import default_lanes
-
-    cfg, tensors = load_config_and_tensors(path)
-    if params is None:
-        spec = spec or NumericsSpec()
-        params = HardwareParams(cfg.n, cfg.n_cond, lanes or default_lanes(cfg.n, cfg.n_cond, spec), spec)
-    return quantize(effective_params(cfg, tensors), params, cfg.dt, cfg.num_steps, cfg.to_dict())

@@ -24,6 +24,10 @@ from dataclasses import asdict, dataclass, field, fields, replace
 
 #: Width of every AXI word (registers, load stream, readback stream).
 BUS_BITS = 32
+#: Largest class count and Euler step count a model config or a hardware image may declare (checked before any
+#: tensor is read; model.config re-uses them). Steps: 40x the release recipes' 10-25 steps.
+MAX_CLASSES = 1000
+MAX_STEPS = 1000
 
 
 def signed_bits(bound: int) -> int:

@@ -113,7 +113,7 @@ class Session:
 
     def __init__(self, board: Board, checkpoint: str | Path, *, params: HardwareParams | None = None,
                  decoder: str = "auto", open_s: float = 0.0, progress: bool = True):
-        from fixedpoint.quantize import image_from_checkpoint
+        from model.hardware_image import image_from_checkpoint
         from model.checkpoint import load_config_and_tensors
         from model.classes import class_names
 

@@ -12,6 +12,8 @@ import difflib
 import math
 from dataclasses import dataclass
 
+from fixedpoint.spec import MAX_CLASSES, MAX_STEPS
+
 #: Valid values of the enumerated config fields (one source of truth for every module).
 SOLVERS = ("euler", "rk4")
 RELATIVIZATIONS = ("absolute", "mean_relative", "ref_oscillator")
@@ -29,8 +31,7 @@ OUTPUT_CHANNELS = 3
 #: Un-0 model (imagenet64-n16384, 1000 classes); steps: 40x the release recipes' 10-25 Euler/RK4 steps.
 MAX_N = 16384
 MAX_N_COND = 256
-MAX_CLASSES = 1000
-MAX_STEPS = 1000
+# MAX_CLASSES and MAX_STEPS bound hardware images too: their one home is fixedpoint.spec (numpy-free, below model/).
 MAX_IMAGE_SIZE = 256
 
 

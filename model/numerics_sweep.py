@@ -23,9 +23,11 @@ import numpy as np
 from fixedpoint import accuracy
 from fixedpoint.files import atomic_output, write_atomic
 from fixedpoint.golden import GoldenModel, initial_phases
-from fixedpoint.quantize import effective_params, quantize
+from fixedpoint.quantize import quantize
 from fixedpoint.readout import features, phases_to_radians
 from fixedpoint.spec import BUS_BITS, FORMATS, HardwareParams, NumericsSpec, default_lanes
+
+from model.hardware_image import effective_params
 
 
 def sweep_specs(base: NumericsSpec) -> list[tuple[str, str, NumericsSpec]]:

@@ -92,9 +92,9 @@ def main(argv=None) -> int:
     write_exports(args.out)
     print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB) and register exports in {time.time() - t:.1f} s")
     if args.lint:
-        from sim.env import lint
+        from .tools import lint
 
-        lint(path)
+        lint(path, TOP)
         print("verilator --lint-only -Wall: clean")
     return 0
 

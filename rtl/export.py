@@ -10,10 +10,10 @@ import json
 from pathlib import Path
 
 from fixedpoint import cli
+from fixedpoint.files import write_atomic
 from fixedpoint.layout import LOAD_TARGETS
 
 from . import regs
-from .build import atomic_write
 
 
 def registers_json() -> str:
@@ -66,7 +66,7 @@ def write_exports(out_dir) -> list[Path]:
     files = {"registers.json": registers_json(), "registers.md": registers_md(), "osc_core_regs.h": registers_h()}
     paths = []
     for name, text in files.items():
-        atomic_write(out / name, text)
+        write_atomic(out / name, text)
         paths.append(out / name)
     return paths
 

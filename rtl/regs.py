@@ -200,7 +200,7 @@ def _module_file(root: Path, name: str) -> Path | None:
     return None
 
 
-def _imported_modules(path: Path, module: str) -> set[str]:
+def imported_modules(path: Path, module: str) -> set[str]:
     """Dotted names of every module `path` (module `module`) imports anywhere in its text, relative ones resolved."""
     is_pkg = path.name == "__init__.py"
     pkg = module.split(".") if is_pkg else module.split(".")[:-1]
@@ -238,7 +238,7 @@ def verilog_sources(root: str | Path | None = None) -> list[Path]:
         seen[name] = path
         parts = name.split(".")
         todo.extend(".".join(parts[:k]) for k in range(1, len(parts)))  # parent packages run on import
-        todo.extend(_imported_modules(path, name))
+        todo.extend(imported_modules(path, name))
     return sorted(set(seen.values()))
 
 

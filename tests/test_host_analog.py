@@ -5,7 +5,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from fixedpoint.golden import initial_phases  # noqa: E402
-from fixedpoint.quantize import image_from_checkpoint  # noqa: E402
+from model.hardware_image import image_from_checkpoint  # noqa: E402
 from fixedpoint.readout import phases_to_radians  # noqa: E402
 from host.boards import ImageMismatch, open_board  # noqa: E402
 from host.run import main  # noqa: E402

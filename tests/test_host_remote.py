@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from fixedpoint.golden import initial_phases
-from fixedpoint.quantize import image_from_checkpoint
+from model.hardware_image import image_from_checkpoint
 from host.agent import Agent
 from host.boards import BoardDisconnected, BoardError, BoardTimeout, ImageMismatch, open_board
 from host.boards.golden import GoldenBoard

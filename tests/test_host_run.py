@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from fixedpoint.golden import initial_phases
-from fixedpoint.quantize import image_from_checkpoint
+from model.hardware_image import image_from_checkpoint
 from fixedpoint.readout import phase_features
 from fixedpoint.spec import HardwareParams, NumericsSpec
 from host.boards import ImageMismatch

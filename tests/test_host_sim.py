@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from fixedpoint.golden import initial_phases
-from fixedpoint.quantize import image_from_checkpoint
+from model.hardware_image import image_from_checkpoint
 from fixedpoint.spec import PYNQ_Z2, HardwareParams, get_format
 from host.boards import BoardDisconnected, BoardError, BoardTimeout, CoreMismatch, ImageMismatch
 from host.boards.golden import GoldenBoard

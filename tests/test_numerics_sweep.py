@@ -7,7 +7,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from fixedpoint import accuracy  # noqa: E402
-from fixedpoint.quantize import effective_params  # noqa: E402
+from model.hardware_image import effective_params  # noqa: E402
 from model.config import get_config  # noqa: E402
 from model.numerics_sweep import run_sweep, sweep_specs, write_report  # noqa: E402
 from model.un0 import OscillatorGenerator  # noqa: E402

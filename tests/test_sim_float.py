@@ -8,7 +8,8 @@ torch = pytest.importorskip("torch")
 
 from fixedpoint.golden import GoldenModel, initial_phases  # noqa: E402
 from fixedpoint.layout import words_to_phases  # noqa: E402
-from fixedpoint.quantize import effective_params, quantize  # noqa: E402
+from fixedpoint.quantize import quantize  # noqa: E402
+from model.hardware_image import effective_params  # noqa: E402
 from fixedpoint.readout import phases_to_radians  # noqa: E402
 from fixedpoint.spec import FORMATS, HardwareParams  # noqa: E402
 from rtl import regs  # noqa: E402

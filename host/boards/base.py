@@ -93,7 +93,7 @@ class Board(ABC):
             raise ImageMismatch(
                 f"model image was quantized for {_describe(image.params)} but the {self.name} core is "
                 f"{_describe(self.params)}: quantize the checkpoint for the board's params "
-                "(fixedpoint.quantize.image_from_checkpoint(path, params=board.params)) or build a matching core")
+                "(model.hardware_image.image_from_checkpoint(path, params=board.params)) or build a matching core")
 
     # ---- requests -------------------------------------------------------------------------------
     def run(self, class_id: int, phases0: np.ndarray, steps: int | None = None) -> RunResult:
