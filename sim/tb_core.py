@@ -1,8 +1,11 @@
 """cocotb regression of the oscillator core against fixedpoint.golden (bit for bit).
 
-Each test reads its build parameters from OSC_PARAMS (HardwareParams JSON) and options from OSC_OPTS (JSON):
-the pytest entry points in tests/test_sim_core.py set both. Structure: reference model (fixedpoint.golden),
-driver (sim/bfm.CoreDriver: cocotbext-axi AXI-Lite master, AXI-Stream source/sink), checker (exact compare).
+Each test reads its build parameters from OSC_PARAMS (HardwareParams JSON) and options from OSC_OPTS (JSON:
+seed, images, runs, backpressure): sim/regression.py sets both. Every random choice comes from
+random.Random(seed) (or a seed drawn from it), so a run replays exactly from its seed. Each test appends
+{"test", "comparisons", "seed"} to the JSON-lines file OSC_STATS when set (the regression's comparison count).
+Structure: reference model (fixedpoint.golden), driver (sim/bfm.CoreDriver: cocotbext-axi AXI-Lite master,
+AXI-Stream source/sink), checker (exact compare of every phase word and of the OVERFLOW flag).
 """
 from __future__ import annotations
 
@@ -19,7 +22,11 @@ from fixedpoint.layout import LOAD_TARGETS, model_streams, request_streams, stre
 from fixedpoint.spec import HardwareParams
 from rtl import regs
 from sim.bfm import CoreDriver, cycle_bound
-from sim.images import random_image
+from sim.images import edge_phases, extreme_image, random_image, wide_phases
+
+#: Step counts of the random runs: the product's 10, beyond it, and short runs (0 = init pass only).
+STEP_CHOICES = (0, 1, 2, 3, 5, 7, 10, 10, 11, 12, 14)
+_count = {"comparisons": 0}
 
 
 def _params() -> HardwareParams:
@@ -28,6 +35,18 @@ def _params() -> HardwareParams:
 
 def _opts() -> dict:
     return json.loads(os.environ.get("OSC_OPTS", "{}"))
+
+
+def _seed(o: dict, salt: int = 0) -> int:
+    return int(o.get("seed", 1)) * 1_000_003 + salt
+
+
+def _record(test: str, o: dict, comparisons: int) -> None:
+    """Append this test's comparison count to OSC_STATS (read back by sim.regression)."""
+    path = os.environ.get("OSC_STATS")
+    if path:
+        with open(path, "a") as f:
+            f.write(json.dumps({"test": test, "comparisons": comparisons, "seed": o.get("seed")}) + "\n")
 
 
 async def load_model(drv: CoreDriver, image):
@@ -47,6 +66,8 @@ async def run_request(drv: CoreDriver, image, class_id: int, phases0: np.ndarray
 
 
 def check(got, expect_phases, status, expect_overflow, what=""):
+    """One bit-exact comparison: every phase word and the OVERFLOW flag equal golden's."""
+    _count["comparisons"] += 1
     assert not status & regs.bits("STATUS", "LOAD_ERROR"), f"{what}: load error"
     assert status & regs.bits("STATUS", "DONE"), f"{what}: not done"
     diff = np.nonzero(got != expect_phases)[0]
@@ -57,9 +78,12 @@ def check(got, expect_phases, status, expect_overflow, what=""):
 
 @cocotb.test()
 async def test_golden_runs(dut):
-    """Random images, classes, seeds and step counts; every phase of every run equals the golden model."""
+    """Random images, classes, start phases and step counts up to 14 (the product runs 10); every phase of every
+    run equals the golden model. Start phases are either the product's [-1/2, 1/2) turn or anywhere in the word."""
     p, o = _params(), _opts()
-    rng = random.Random(o.get("seed", 1))
+    rng = random.Random(_seed(o))
+    dut._log.info(f"test_golden_runs seed {o.get('seed')}")
+    start = _count["comparisons"]
     drv = CoreDriver(dut)
     if o.get("backpressure"):
         drv.src.set_pause_generator(iter(lambda: rng.random() < 0.3, None))
@@ -67,23 +91,91 @@ async def test_golden_runs(dut):
     await drv.reset()
     for img_k in range(o.get("images", 2)):
         classes = rng.randint(1, 4)
-        image = random_image(p, seed=rng.randrange(1 << 30), num_classes=classes, num_steps=rng.randint(1, 6),
+        image_seed = rng.randrange(1 << 30)
+        image = random_image(p, seed=image_seed, num_classes=classes, num_steps=rng.choice([10, 12, rng.randint(1, 14)]),
                              k_scale=rng.choice([0.5, 1.0, 3.0]))
         await load_model(drv, image)
         golden = GoldenModel(image)
         for run_k in range(o.get("runs", 2)):
             c = rng.randrange(classes)
-            steps = rng.choice([0, 1, rng.randint(1, image.num_steps)])
-            phases0 = initial_phases(rng.randrange(1 << 30), 1, p.n_total, p.spec)[0]
+            steps = rng.choice(STEP_CHOICES)
+            ph_seed = rng.randrange(1 << 30)
+            if rng.random() < 0.3:
+                phases0 = wide_phases(ph_seed, p)
+            else:
+                phases0 = initial_phases(ph_seed, 1, p.n_total, p.spec)[0]
             got, status = await run_request(drv, image, c, phases0, steps)
             exp = golden.run(c, phases0[None], steps=steps)
-            check(got, exp.phases[0], status, exp.overflow[0], f"image {img_k} run {run_k} class {c} steps {steps}")
+            check(got, exp.phases[0], status, exp.overflow[0],
+                  f"image {img_k} (seed {image_seed}) run {run_k} class {c} steps {steps} phases seed {ph_seed}")
             assert await drv.read("STEP_COUNT") == steps
             cycles = await drv.read("CYCLES_LO") | (await drv.read("CYCLES_HI") << 32)
             assert 0 < cycles <= cycle_bound(p, steps)
             if steps:
                 step_cycles = await drv.read("STEP_CYCLES")
                 assert p.mac_cycles_per_step < step_cycles <= p.mac_cycles_per_step + p.n_cond + p.lanes + 64
+    _record("test_golden_runs", o, _count["comparisons"] - start)
+
+
+@cocotb.test()
+async def test_worst_cases(dut):
+    """Directed worst cases, each compared with golden bit for bit:
+    * every K, drive and conditioning weight at +max or -max and every gain at its maximum, with one target row at
+      phase 0 and all others at +1/4 turn: that row's accumulator reaches its largest reachable magnitude
+      A*((n-1)*coupling_max + M*drive_max) (diagonals are zero) and u = c*accS its largest; one target per lane in
+      the first and last group and per conditioning row, both signs, GAIN_SHIFT at 1, mid and 62;
+    * mixed extremes (random signs, gains 0 / 1 / max) from start phases at the wrap edges (+-2**(P-1), +-64 turns,
+      quarter turns) for 1, 2 and 10 steps;
+    * overflow after exactly 1 step upwards and downwards, and edge phases that stay inside (no overflow)."""
+    p, o = _params(), _opts()
+    rng = random.Random(_seed(o, 17))
+    start = _count["comparisons"]
+    drv = CoreDriver(dut)
+    await drv.reset()
+    s, n, M, L = p.spec, p.n, p.n_cond, p.lanes
+    quarter = 1 << (s.phase_frac_bits - 2)
+    targets = sorted({*range(L), *range(n - L, n), *range(n, n + M)})
+    for sign in (1, -1):
+        image = extreme_image(p, k_sign=sign, drive_sign=sign, gain="max", gain_shift=1)
+        await load_model(drv, image)
+        for t_k, target in enumerate(targets):
+            image.gain_shift = (1, 1 + rng.randrange(61), 62)[t_k % 3]
+            golden = GoldenModel(image)
+            phases0 = np.full(p.n_total, quarter, dtype=np.int64)
+            phases0[target] = 0
+            c = 0 if sign > 0 else 1  # class 1's drive has the opposite sign: exercise it too
+            got, status = await run_request(drv, image, c, phases0, 1)
+            exp = golden.run(c, phases0[None], steps=1)
+            check(got, exp.phases[0], status, exp.overflow[0],
+                  f"extreme weights sign {sign}, target row {target}, R {image.gain_shift}")
+    for k in range(6):
+        image = extreme_image(p, k_sign=0, drive_sign=0, gain="mixed", gain_shift=rng.choice([1, 20, 40, 62]),
+                              seed=rng.randrange(1 << 30), omega="edge")
+        await load_model(drv, image)
+        golden = GoldenModel(image)
+        for steps in (1, 2, 10):
+            phases0 = edge_phases(rng.randrange(1 << 30), p)
+            c = rng.randrange(image.num_classes)
+            got, status = await run_request(drv, image, c, phases0, steps)
+            exp = golden.run(c, phases0[None], steps=steps)
+            check(got, exp.phases[0], status, exp.overflow[0], f"mixed extremes {k}, steps {steps}, R {image.gain_shift}")
+    # Zero coupling: only omega moves the phases (d = 0). Overflow after exactly one step, upwards and downwards;
+    # then the edges themselves kept or crossed without overflow: +-2**(P-1), just inside and across +-64 turns
+    # (2**(P-2): a core that wrapped at +-64 turns instead of +-128 fails here), exact quarter turns.
+    lim, t64 = 1 << (s.phase_bits - 1), 1 << (s.phase_bits - 2)
+    image = extreme_image(p, k_sign=None, drive_sign=None, gain="max", gain_shift=1)
+    for omega, pattern, expect_ovf in ((1, [lim - 1], True), (-1, [-lim], True),
+                                       (0, [lim - 1, -lim, t64 - 1, -t64, quarter, -quarter], False),
+                                       (1, [lim - 2, t64 - 1, -t64 - 1, t64, -lim], False),
+                                       (-1, [-lim + 1, -t64, t64, t64 + 1, lim - 1], False)):
+        image.omega_inc[:] = omega
+        await load_model(drv, image)
+        phases0 = np.resize(np.array(pattern, dtype=np.int64), p.n_total)
+        got, status = await run_request(drv, image, 0, phases0, 1)
+        exp = GoldenModel(image).run(0, phases0[None], steps=1)
+        assert bool(exp.overflow[0]) == expect_ovf
+        check(got, exp.phases[0], status, expect_ovf, f"edge phases {pattern} omega {omega}")
+    _record("test_worst_cases", o, _count["comparisons"] - start)
 
 
 @cocotb.test()
@@ -104,6 +196,7 @@ async def test_overflow_flag(dut):
     check(got, exp.phases[0], status, True, "overflow")
     await drv.write("CTRL", regs.bits("CTRL", "CLEAR"))
     assert not await drv.read("STATUS") & regs.bits("STATUS", "OVERFLOW")
+    _record("test_overflow_flag", _opts(), 1)
 
 
 @cocotb.test()
@@ -224,6 +317,7 @@ async def test_reset_and_abort_mid_run(dut):
     got = words_to_phases(await drv.readback(p.n_total), p)
     exp = golden.run(0, phases0[None], steps=3)
     check(got, exp.phases[0], await drv.read("STATUS"), exp.overflow[0], "abort in init, immediate restart")
+    _record("test_reset_and_abort_mid_run", o, 3)
     # Loads are refused (tready low) while busy.
     await drv.write("STEPS", 2)
     await drv.write("IRQ_ENABLE", 1)
