@@ -24,6 +24,7 @@ class BoardConfig:
     core_instance: str = "osc_core_0"
     #: the Verilog module the block design references (bitstreams/<tcl_dir>/osc_core_wrapper.v)
     wrapper_module: str = "osc_core_wrapper"
+    intc_base: int = 0x4180_0000  # AXI interrupt controller (PYNQ's base overlay puts its axi_intc here)
 
     @property
     def core_vlnv(self) -> str:

@@ -111,6 +111,7 @@ def build_config_tcl(cfg: BoardConfig, jobs: int) -> str:
         f"set FCLK0_MHZ {cfg.fclk0_mhz:g}",
         f"set CORE_BASE 0x{cfg.core_base:08X}",
         f"set DMA_BASE 0x{cfg.dma_base:08X}",
+        f"set INTC_BASE 0x{cfg.intc_base:08X}",
         f"set JOBS {jobs}",
         "",
     ])

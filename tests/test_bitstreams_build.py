@@ -131,3 +131,129 @@ def test_resources_from_the_rtl_report(tmp_path):
     d = resources_from_rtl_report(md, PYNQ_Z2)
     assert (d["dsp"], d["bram36"], d["ff"]) == (132, 128, 300) and d["lut"] >= 120
     assert resources_from_rtl_report(md, SMALL) is None  # a report for another build is not used
+
+
+# ---- the Vivado flow (issue 13 item 5): parsed from the generated Tcl ------------------------------------------
+#: PS7 settings of PYNQ's own PYNQ-Z2 base overlay (Xilinx/PYNQ boards/Pynq-Z2/base/base.tcl, 2020.1 script):
+#: DDR3 MT41K256M16 RE-125 as "Custom" with its DDR3-1066F timing, trace delays, and the MIO map.
+PYNQ_Z2_PS7 = {
+    "PCW_CRYSTAL_PERIPHERAL_FREQMHZ": "50", "PCW_APU_PERIPHERAL_FREQMHZ": "650",
+    "PCW_UIPARAM_DDR_MEMORY_TYPE": "DDR 3", "PCW_UIPARAM_DDR_PARTNO": "Custom",
+    "PCW_UIPARAM_DDR_DEVICE_CAPACITY": "4096 MBits", "PCW_UIPARAM_DDR_DRAM_WIDTH": "16 Bits",
+    "PCW_UIPARAM_DDR_BUS_WIDTH": "16 Bit", "PCW_UIPARAM_DDR_SPEED_BIN": "DDR3_1066F", "PCW_UIPARAM_DDR_FREQ_MHZ": "525",
+    "PCW_UIPARAM_DDR_ROW_ADDR_COUNT": "15", "PCW_UIPARAM_DDR_COL_ADDR_COUNT": "10",
+    "PCW_UIPARAM_DDR_BANK_ADDR_COUNT": "3", "PCW_UIPARAM_DDR_CL": "7", "PCW_UIPARAM_DDR_CWL": "6",
+    "PCW_UIPARAM_DDR_T_RCD": "13.125", "PCW_UIPARAM_DDR_T_RP": "13.125", "PCW_UIPARAM_DDR_T_RC": "50.625",
+    "PCW_UIPARAM_DDR_T_RAS_MIN": "35.0", "PCW_UIPARAM_DDR_T_FAW": "40.0",
+    "PCW_UIPARAM_DDR_BOARD_DELAY0": "0.223", "PCW_UIPARAM_DDR_BOARD_DELAY1": "0.212",
+    "PCW_UIPARAM_DDR_DQS_TO_CLK_DELAY_0": "0.040", "PCW_UIPARAM_DDR_DQS_TO_CLK_DELAY_1": "0.058",
+    "PCW_PRESET_BANK0_VOLTAGE": "LVCMOS 3.3V", "PCW_PRESET_BANK1_VOLTAGE": "LVCMOS 1.8V",
+    "PCW_QSPI_QSPI_IO": "MIO 1 .. 6", "PCW_QSPI_GRP_FBCLK_IO": "MIO 8", "PCW_UART0_UART0_IO": "MIO 14 .. 15",
+    "PCW_ENET0_ENET0_IO": "MIO 16 .. 27", "PCW_ENET0_GRP_MDIO_IO": "MIO 52 .. 53", "PCW_USB0_USB0_IO": "MIO 28 .. 39",
+    "PCW_SD0_SD0_IO": "MIO 40 .. 45", "PCW_SD0_GRP_CD_IO": "MIO 47", "PCW_I2C0_I2C0_IO": "MIO 50 .. 51",
+    "PCW_IRQ_F2P_INTR": "1", "PCW_IRQ_F2P_MODE": "DIRECT",
+}
+
+
+def _tcl_commands(text: str) -> list[str]:
+    """Logical commands of a Tcl script: comments dropped, backslash-newline continuations joined."""
+    text = re.sub(r"\\\n\s*", " ", text)
+    return [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.strip().startswith("#")]
+
+
+def _cell_config(cmds: list[str], cell_var: str) -> dict[str, str]:
+    """CONFIG.* values that `set_property -dict [list ...] $cell_var` commands set (later ones win)."""
+    out = {}
+    for c in cmds:
+        if c.startswith("set_property -dict") and c.rstrip().endswith(f"${cell_var}"):
+            for k, v in re.findall(r"CONFIG\.(\w+) (\{[^}]*\}|\$\w+)", c):
+                out[k] = v.strip("{}")
+    return out
+
+
+def _nets(cmds: list[str]) -> list[tuple[str, str]]:
+    """(pin, pin) of every connect_bd_net between two literal pins (loops over $pin variables are skipped)."""
+    pairs = [tuple(re.findall(r"get_bd_pins ([\w/]+)\]", c)) for c in cmds if c.startswith("connect_bd_net ")]
+    return [p for p in pairs if len(p) == 2]
+
+
+def test_vivado_flow_one_interrupt_through_an_axi_intc(small_build):
+    _, out = small_build
+    cmds = _tcl_commands((out / "block_design.tcl").read_text())
+    nets = _nets(cmds)
+    into_f2p = [a for a, b in nets if b == "ps7/IRQ_F2P"] + [b for a, b in nets if a == "ps7/IRQ_F2P"]
+    assert into_f2p == ["axi_intc_0/irq"], into_f2p  # exactly one driver: the interrupt controller
+    assert any("xilinx.com:ip:axi_intc:4.1 axi_intc_0" in c for c in cmds)
+    assert ("irq_concat/dout", "axi_intc_0/intr") in nets
+    sources = sorted(a for a, b in nets if b.startswith("irq_concat/In"))
+    assert sources == ["axi_dma_0/mm2s_introut", "axi_dma_0/s2mm_introut", "osc_core_0/irq"]
+    # the controller is reachable from GP0 at the configured address
+    assert any("sc_gp0/M02_AXI] [get_bd_intf_pins axi_intc_0/s_axi]" in c for c in cmds)
+    assert any(c.startswith("assign_bd_address -offset $INTC_BASE") and "axi_intc_0/s_axi" in c for c in cmds)
+    cfg = (out / "build_config.tcl").read_text()
+    from bitstreams.board_config import CONFIGS
+
+    assert f"set INTC_BASE 0x{CONFIGS['pynq-z2'].intc_base:08X}" in cfg
+
+
+def test_vivado_flow_ps7_matches_pynq_base_overlay(small_build):
+    _, out = small_build
+    cmds = _tcl_commands((out / "block_design.tcl").read_text())
+    ps7 = _cell_config(cmds, "ps7")
+    wrong = {k: (ps7.get(k), v) for k, v in PYNQ_Z2_PS7.items() if ps7.get(k) != v}
+    assert not wrong, f"PS7 settings differ from PYNQ's PYNQ-Z2 base overlay (got, want): {wrong}"
+    assert not any('apply_board_preset "1"' in c for c in cmds)  # no generic preset overriding the above
+    assert ps7["PCW_FPGA0_PERIPHERAL_FREQMHZ"] == "$FCLK0_MHZ"
+
+
+def test_vivado_flow_core_clock_follows_fclk0(small_build, tmp_path):
+    from dataclasses import replace
+
+    from bitstreams.build import CONFIGS, build_config_tcl
+
+    _, out = small_build
+    wrapper = (out / "osc_core_wrapper.v").read_text()
+    assert "FREQ_HZ" not in re.sub(r"//.*", "", wrapper)  # no hard-coded clock in the wrapper
+    cmds = _tcl_commands((out / "block_design.tcl").read_text())
+    i_get = next(i for i, c in enumerate(cmds) if c == "set fclk0_hz [get_property CONFIG.FREQ_HZ [get_bd_pins ps7/FCLK_CLK0]]")
+    i_set = next(i for i, c in enumerate(cmds) if c == "set_property CONFIG.FREQ_HZ $fclk0_hz [get_bd_pins osc_core_0/aclk]")
+    i_ps7 = max(i for i, c in enumerate(cmds) if "PCW_FPGA0_PERIPHERAL_FREQMHZ $FCLK0_MHZ" in c)
+    assert i_ps7 < i_get < i_set
+    assert "set FCLK0_MHZ 100" in (out / "build_config.tcl").read_text()
+    assert "set FCLK0_MHZ 125" in build_config_tcl(replace(CONFIGS["pynq-z2"], fclk0_mhz=125.0), 4)
+
+
+def test_vivado_flow_signs_off_before_the_bitstream(small_build):
+    _, out = small_build
+    cmds = _tcl_commands((out / "build_bitstream.tcl").read_text())
+
+    def first(pred):
+        return next(i for i, c in enumerate(cmds) if pred(c))
+
+    assert not any("-to_step write_bitstream" in c for c in cmds)
+    i_impl = first(lambda c: c.startswith("launch_runs impl_1") and "-to_step route_design" in c)
+    i_drc = first(lambda c: c.startswith("report_drc"))
+    i_meth = first(lambda c: c.startswith("report_methodology"))
+    i_setup = first(lambda c: "get_timing_paths -delay_type max" in c)
+    i_hold = first(lambda c: "get_timing_paths -delay_type min" in c)
+    i_wns = first(lambda c: c.startswith("if {$wns < 0}"))
+    i_whs = first(lambda c: c.startswith("if {$whs < 0}"))
+    i_drc_chk = first(lambda c: "get_drc_violations" in c)
+    i_meth_chk = first(lambda c: "get_methodology_violations" in c)
+    i_fail = first(lambda c: 'error "sign-off checks failed' in c)
+    i_bit = first(lambda c: c.startswith("write_bitstream"))
+    assert i_impl < min(i_drc, i_meth, i_setup, i_hold)
+    assert max(i_wns, i_whs, i_drc_chk, i_meth_chk) < i_fail < i_bit
+    assert sum(c.startswith("write_bitstream") for c in cmds) == 1
+
+
+@pytest.mark.skipif(shutil.which("tclsh") is None, reason="tclsh not installed")
+def test_vivado_tcl_scripts_are_complete_tcl(small_build, tmp_path):
+    """Each generated script is one complete Tcl script (balanced braces, brackets and quotes) for tclsh."""
+    import subprocess
+
+    _, out = small_build
+    for name in ("block_design.tcl", "build_bitstream.tcl", "build_config.tcl"):
+        script = f'set f [open {{{out / name}}}]; set t [read $f]; close $f; puts [info complete $t]'
+        res = subprocess.run(["tclsh"], input=script, capture_output=True, text=True, timeout=30)
+        assert res.stdout.strip() == "1", (name, res.stdout, res.stderr)

@@ -1,0 +1,288 @@
+"""Mutation check of the RTL regression: plant realistic RTL bugs one at a time and check the regression fails.
+
+    python -m sim.mutate [--only NAME ...] [--simulator icarus] [--seed S] [--n 8 --n-cond 2 --lanes 4]
+                         [--out benchmarks/results/mutation.md] [--list]
+
+Each mutant is a source patch (file, exact text, replacement) applied to a *temporary copy* of rtl/, fixedpoint/
+and sim/ (the repository is never edited). The copy generates its own Verilog; BUILD_HASH of the copy differs, so
+its simulation builds never mix with the real ones. The regression (sim.regression, every test of every
+testbench in sim.regression.TESTBENCHES that the mutant's file belongs to, small build, random backpressure on
+both streams) then runs in a subprocess; a mutant is *caught* when some test fails or the simulation errors,
+*missed* when every test passes. The report (one row per mutant, the failing tests, the seed) is written to
+benchmarks/results/mutation.md. Runs take about 15-30 s per mutant on Icarus; not part of CI (tests/test_mutate.py
+checks that every patch applies and that one mutant is caught).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+
+from fixedpoint.files import write_atomic
+
+REPO = Path(__file__).resolve().parent.parent
+#: Packages copied into each mutant's tree (everything the build and the testbench import).
+COPIED = ("rtl", "fixedpoint", "sim")
+DEFAULT_OUT = REPO / "benchmarks" / "results" / "mutation.md"
+
+
+@dataclass(frozen=True)
+class Mutant:
+    name: str
+    kind: str  # iteration count, rounding, sign/zero extension, width, wrap point, indexing, FSM edge, bus handshake
+    path: str  # repo-relative file
+    old: str  # must occur exactly once
+    new: str
+    what: str
+
+
+MUTANTS: tuple[Mutant, ...] = (
+    Mutant("cordic-one-iteration-short", "iteration count", "rtl/cordic.py",
+           "for i, alpha in enumerate(s.cordic_angles):", "for i, alpha in enumerate(s.cordic_angles[:-1]):",
+           "the CORDIC pipeline builds one micro-rotation fewer than the spec's cordic_iters"),
+    Mutant("mac-one-column-short", "iteration count", "rtl/core.py",
+           "seq_last.eq(seq_j == nt - 1)", "seq_last.eq(seq_j == nt - 2)",
+           "the MAC sequencer ends each group one column early (last conditioning column never accumulated)"),
+    Mutant("cordic-round-truncates", "rounding", "rtl/cordic.py",
+           "half = (1 << (g - 1)) if g else 0", "half = 0",
+           "the CORDIC drops its guard bits by truncation instead of round-half-up"),
+    Mutant("post-round-truncates", "rounding", "rtl/core.py",
+           "(q4x + half) >> gain_shift", "q4x >> gain_shift",
+           "d = x >> R without the +2**(R-1) rounding offset"),
+    Mutant("k-zero-extended", "sign/zero extension", "rtl/core.py",
+           "w.eq(Mux(usek1, k_rd[l].data, d_rd[l].data))", "w.eq(Mux(usek1, k_rd[l].data.as_unsigned(), d_rd[l].data))",
+           "K weights zero-extended to the MAC operand width (negative couplings become large positive)"),
+    Mutant("trig-zero-extended", "sign/zero extension", "rtl/core.py",
+           "trig_s = trig_mac_rd.data[:S].as_signed()", "trig_s = trig_mac_rd.data[:S].as_unsigned()",
+           "the broadcast sine is zero-extended into the MAC multiply"),
+    Mutant("gain-sign-extended", "sign/zero extension", "rtl/core.py",
+           'pipe("q2g", unsigned(s.gain_bits), gain_rd.data)', 'pipe("q2g", signed(s.gain_bits), gain_rd.data)',
+           "the unsigned per-row gain is treated as signed (gains >= 2**(gain_bits-1) turn negative)"),
+    Mutant("omega-zero-extended", "sign/zero extension", "rtl/core.py",
+           "omega_mem = memory.Memory(shape=signed(BUS_BITS)", "omega_mem = memory.Memory(shape=unsigned(BUS_BITS)",
+           "omega words stored unsigned: negative increments zero-extend into the phase sum (overflow flag wrong)"),
+    Mutant("accumulator-one-bit-narrow", "width", "rtl/core.py",
+           "acc_w = p.acc_bits\n", "acc_w = p.acc_bits - 1\n",
+           "MAC accumulators one bit narrower than params.acc_bits (wraps only near the worst case)"),
+    Mutant("pre-shift-off-by-one", "width", "rtl/core.py",
+           "(q3u >> p.pre_shift) * q3g", "(q3u >> (p.pre_shift + 1)) * q3g",
+           "u shifted right by T+1 before the gain multiply"),
+    Mutant("phase-wraps-at-64-turns", "wrap point", "rtl/core.py",
+           "wrapped.eq(total[:P])", "wrapped.eq(total[:P - 1].as_signed())",
+           "the new phase wraps at +-64 turns (P-1 bits) instead of +-128"),
+    Mutant("cordic-fold-quadrant", "wrap point", "rtl/cordic.py",
+           "negate = (top2 == 1) | (top2 == 2)", "negate = (top2 == 1)",
+           "the CORDIC folds only the second quadrant into range (third quadrant unfolded)"),
+    Mutant("overflow-only-upwards", "wrap point", "rtl/core.py",
+           "~q5init & (total != wrapped)", "~q5init & (total > wrapped)",
+           "OVERFLOW set only when a phase wraps past +2**(P-1), not past -2**(P-1)"),
+    Mutant("lane-order-reversed", "lane/bank indexing", "rtl/core.py",
+           "word[tk * s.coupling_bits:(tk + 1) * s.coupling_bits]",
+           "word[(per_k - 1 - tk) * s.coupling_bits:(per_k - tk) * s.coupling_bits]",
+           "K lanes unpacked from a load word in reverse order"),
+    Mutant("kcond-bank-address", "lane/bank indexing", "rtl/core.py",
+           'Mux(is_tgt["kcond"], G * M + ld_addr, ld_addr)', 'Mux(is_tgt["kcond"], (G - 1) * M + ld_addr, ld_addr)',
+           "conditioning-block weights written one group low in the drive banks"),
+    Mutant("accumulator-clear-late", "FSM edge", "rtl/core.py",
+           "seq_first.eq(Mux(seq_cond, seq_j == n, seq_j == 0))", "seq_first.eq(Mux(seq_cond, seq_j == n, seq_j == 1))",
+           "a main group's accumulators are cleared on column 1 instead of column 0"),
+    Mutant("init-pass-one-row-short", "FSM edge", "rtl/core.py",
+           "with m.If(init_row == nt - 1):", "with m.If(init_row == nt - 2):",
+           "the init pass stops one row early (the last oscillator's trig is never computed)"),
+    Mutant("swap-before-drain", "FSM edge", "rtl/core.py",
+           "                with m.Elif(~inflight):\n                    m.d.sync += [cur.eq(~cur), steps_done",
+           "                with m.Elif(~(seq_active | v1 | v2)):\n                    m.d.sync += [cur.eq(~cur), steps_done",
+           "a step ends when the MACs finish, before the post-processor and CORDIC drain"),
+    Mutant("readback-ignores-tready", "bus handshake", "rtl/core.py",
+           "with m.Elif(self.m_axis_tready):", "with m.Else():",
+           "the readback stream advances without tready (words lost under backpressure)"),
+    Mutant("load-accepted-while-busy", "bus handshake", "rtl/core.py",
+           "self.s_axis_tready.eq(~busy & ~rb_busy & ~load_sel)", "self.s_axis_tready.eq(~rb_busy & ~load_sel)",
+           "s_axis_tready stays high during a run"),
+    Mutant("partial-write-accepted", "bus handshake", "rtl/core.py",
+           "wr_fire & (self.s_axil_wstrb != (1 << (regs.DATA_BITS // 8)) - 1)", "wr_fire & (self.s_axil_wstrb == 0)",
+           "AXI4-Lite writes with a partial wstrb are applied instead of answered SLVERR"),
+    Mutant("irq-clear-on-zero", "bus handshake", "rtl/core.py",
+           '(waddr == regs.offset("IRQ_STATUS")) & wdata[0])', '(waddr == regs.offset("IRQ_STATUS")))',
+           "IRQ_STATUS clears on any write, not write-1-to-clear"),
+)
+
+
+class MutantDoesNotApply(ValueError):
+    """The mutant's text is not in the source exactly once: the RTL changed; update the mutant."""
+
+
+def apply(mutant: Mutant, root: Path) -> None:
+    """Patch `mutant` into the tree at `root` (a copy); raises MutantDoesNotApply unless the text occurs once."""
+    path = root / mutant.path
+    text = path.read_text()
+    count = text.count(mutant.old)
+    if count != 1:
+        raise MutantDoesNotApply(f"mutant {mutant.name}: {mutant.path} holds its text {count} times (need exactly 1)")
+    path.write_text(text.replace(mutant.old, mutant.new))
+
+
+def make_tree(dest: Path, mutant: Mutant | None) -> Path:
+    """A copy of the packages the build and testbench need, with `mutant` applied (None: unmutated)."""
+    for pkg in COPIED:
+        shutil.copytree(REPO / pkg, dest / pkg, ignore=shutil.ignore_patterns("__pycache__"))
+    if mutant is not None:
+        apply(mutant, dest)
+    return dest
+
+
+def failed_tests(test_dir: Path) -> list[str]:
+    """Names of the failing cocotb tests from the JUnit results written under `test_dir`."""
+    out = []
+    for xml in test_dir.rglob("results.xml"):
+        for case in ET.parse(xml).getroot().iter("testcase"):
+            if case.find("failure") is not None or case.find("error") is not None:
+                out.append(case.get("name"))
+    return sorted(set(out))
+
+
+_CHILD = """
+import json, sys
+from fixedpoint.spec import HardwareParams
+from sim import regression
+a = json.loads(sys.argv[1])
+res = {}
+for bench in a["benches"]:
+    res[bench] = regression.run(a["simulator"], HardwareParams.from_dict(a["params"]), a["test_dir"] + "/" + bench,
+                                seed=a["seed"], bench=bench, images=a["images"], runs=a["runs"], backpressure=True,
+                                build_root=a["build_root"])
+print("REGRESSION-RESULT " + json.dumps(res))
+"""
+
+
+def run_one(mutant: Mutant | None, params, simulator: str, seed: int, images: int = 3, runs: int = 4,
+            timeout_s: float = 900, keep: Path | None = None) -> dict:
+    """Run the regression on one mutant (None: the unmutated copy) in a temporary tree; returns
+    {"name", "result": "caught" | "missed" | "error", "failed_tests", "seconds", "detail"}."""
+    from sim.regression import TESTBENCHES
+
+    t0 = time.perf_counter()
+    name = mutant.name if mutant else "unmutated"
+    with tempfile.TemporaryDirectory(prefix=f"osc-mutant-{name}-") as tmp:
+        root = make_tree(Path(tmp), mutant)
+        args = {"params": params.to_dict(), "simulator": simulator, "seed": seed, "images": images, "runs": runs,
+                "test_dir": str(root / "run"), "build_root": str(root / "build"), "benches": list(TESTBENCHES)}
+        env = {**os.environ, "PYTHONPATH": str(root), "PYTHONDONTWRITEBYTECODE": "1"}
+        try:
+            res = subprocess.run([sys.executable, "-c", _CHILD, json.dumps(args)], cwd=root, env=env, text=True,
+                                 capture_output=True, timeout=timeout_s, start_new_session=True)
+            out, rc = res.stdout + res.stderr, res.returncode
+        except subprocess.TimeoutExpired as e:
+            out, rc = f"timed out after {timeout_s} s: {e}", -1
+        failed = failed_tests(root / "run")
+        if rc == 0 and "REGRESSION-RESULT" in out:
+            result = "missed"
+        elif failed:
+            result = "caught"
+        else:
+            result = "error"  # build or elaboration failed, or a hang: the mutant is not a clean bug
+        if keep is not None:
+            keep.mkdir(parents=True, exist_ok=True)
+            write_atomic(keep / f"{name}.log", out)
+    detail = [ln for ln in out.splitlines() if "FAIL" in ln or "Error" in ln or "phases differ" in ln][:3]
+    return {"name": name, "result": result, "failed_tests": failed, "seconds": round(time.perf_counter() - t0, 1),
+            "detail": " / ".join(d.strip()[:160] for d in detail)}
+
+
+def report_md(rows: list[dict], params, simulator: str, seed: int, machine: str, wall_s: float) -> str:
+    caught = sum(r["result"] == "caught" for r in rows)
+    by_name = {m.name: m for m in MUTANTS}
+    lines = [
+        "# Mutation check of the RTL regression",
+        "",
+        f"`python -m sim.mutate` ({simulator}, build n={params.n} n_cond={params.n_cond} lanes={params.lanes}, "
+        f"seed {seed}; replay one mutant with `python -m sim.mutate --seed {seed} --only NAME`).",
+        "Each mutant is a one-line realistic RTL bug patched into a temporary copy of the sources; the regression "
+        "(every cocotb test of `sim.regression.TESTBENCHES`, random backpressure) must fail on it.",
+        "",
+        f"**{caught} of {len(rows)} mutants caught**, {len(rows) - caught} missed or errored; total {wall_s:.0f} s.",
+        f"Machine: {machine}.",
+        "",
+        "| mutant | kind | file | bug | result | failing tests | s |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        m = by_name.get(r["name"])
+        lines.append(f"| `{r['name']}` | {m.kind if m else '-'} | `{m.path if m else '-'}` | {m.what if m else 'no mutation'} | "
+                     f"**{r['result']}** | {', '.join(r['failed_tests']) or '-'} | {r['seconds']} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    from fixedpoint.spec import FORMATS, HardwareParams
+
+    from .regression import session_seed
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--only", nargs="*", default=None, help="mutant names (default: all)")
+    ap.add_argument("--simulator", default="icarus", choices=["icarus", "verilator"])
+    ap.add_argument("--seed", type=int, default=None, help="regression seed (default: OSC_SEED or clock-derived)")
+    ap.add_argument("--n", type=int, default=8)
+    ap.add_argument("--n-cond", type=int, default=2)
+    ap.add_argument("--lanes", type=int, default=4)
+    ap.add_argument("--format", default="default", choices=sorted(FORMATS))
+    ap.add_argument("--baseline", action="store_true", help="also run the unmutated copy (must pass)")
+    ap.add_argument("--out", default=str(DEFAULT_OUT), help="markdown report")
+    ap.add_argument("--logs", default=None, help="directory for each mutant's simulation log")
+    ap.add_argument("--list", action="store_true", help="list the mutants and exit")
+    a = ap.parse_args(argv)
+    if a.list:
+        for m in MUTANTS:
+            print(f"{m.name:28s} {m.kind:20s} {m.path:16s} {m.what}")
+        return 0
+    names = {m.name for m in MUTANTS}
+    unknown = set(a.only or ()) - names
+    if unknown:
+        ap.error(f"unknown mutants {sorted(unknown)}; --list shows them")
+    try:
+        params = HardwareParams(a.n, a.n_cond, a.lanes, FORMATS[a.format])
+    except ValueError as e:
+        ap.error(str(e))
+    seed = a.seed if a.seed is not None else session_seed()
+    chosen = [m for m in MUTANTS if a.only is None or m.name in a.only]
+    for m in chosen:  # every patch must apply before any simulation starts
+        with tempfile.TemporaryDirectory() as tmp:
+            root = Path(tmp)
+            (root / m.path).parent.mkdir(parents=True)
+            shutil.copy(REPO / m.path, root / m.path)
+            apply(m, root)
+    from tqdm import tqdm
+
+    from benchmarks.common import machine_description
+
+    machine = machine_description()
+    t0 = time.perf_counter()
+    rows = []
+    todo = ([None] if a.baseline else []) + chosen
+    bar = tqdm(todo, unit="mutant", desc="mutation check")
+    for m in bar:
+        bar.set_postfix_str(m.name if m else "unmutated")
+        r = run_one(m, params, a.simulator, seed, keep=Path(a.logs) if a.logs else None)
+        if m is None and r["result"] != "missed":
+            print(f"error: the unmutated copy does not pass ({r['detail']}); fix the regression first", file=sys.stderr)
+            return 1
+        rows.append(r)
+        tqdm.write(f"{r['name']:28s} {r['result']:7s} {r['seconds']:6.1f} s  {', '.join(r['failed_tests'])}")
+    wall = time.perf_counter() - t0
+    mutant_rows = [r for r in rows if r["name"] != "unmutated"]
+    write_atomic(a.out, report_md(mutant_rows, params, a.simulator, seed, machine, wall))
+    caught = sum(r["result"] == "caught" for r in mutant_rows)
+    print(f"{caught} of {len(mutant_rows)} mutants caught (seed {seed}); report: {a.out}")
+    return 0 if caught == len(mutant_rows) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
