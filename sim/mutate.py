@@ -175,7 +175,9 @@ def run_one(mutant: Mutant | None, params, simulator: str, seed: int, images: in
         root = make_tree(Path(tmp), mutant)
         args = {"params": params.to_dict(), "simulator": simulator, "seed": seed, "images": images, "runs": runs,
                 "test_dir": str(root / "run"), "build_root": str(root / "build"), "benches": list(TESTBENCHES)}
-        env = {**os.environ, "PYTHONPATH": str(root), "PYTHONDONTWRITEBYTECODE": "1"}
+        # The child is a plain script even when this runs under pytest (cocotb's runner reports differently there).
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+        env.update(PYTHONPATH=str(root), PYTHONDONTWRITEBYTECODE="1")
         try:
             res = subprocess.run([sys.executable, "-c", _CHILD, json.dumps(args)], cwd=root, env=env, text=True,
                                  capture_output=True, timeout=timeout_s, start_new_session=True)

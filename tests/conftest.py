@@ -28,8 +28,11 @@ def pytest_terminal_summary(terminalreporter):
     per_sim = {}
     for r in rows:
         per_sim[r["simulator"]] = per_sim.get(r["simulator"], 0) + r["comparisons"]
-    seeds = sorted({r["seed"] for r in rows})
+    from sim.regression import session_seed
+
+    seed = session_seed()
     terminalreporter.write_sep("-", "RTL vs golden regression")
     terminalreporter.write_line(f"{total} bit-exact comparisons ({', '.join(f'{k} {v}' for k, v in per_sim.items())}) "
-                                f"in {len(rows)} simulations; seeds {seeds}")
-    terminalreporter.write_line("replay: OSC_SEED=<first seed> python -m pytest tests/test_sim_core.py")
+                                f"in {len(rows)} simulations; session seed {seed} (simulation seeds "
+                                f"{sorted({r['seed'] for r in rows})})")
+    terminalreporter.write_line(f"replay: OSC_SEED={seed} python -m pytest tests/test_sim_core.py")
