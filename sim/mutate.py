@@ -277,7 +277,8 @@ def main(argv=None) -> int:
             print(f"error: the unmutated copy does not pass ({r['detail']}); fix the regression first", file=sys.stderr)
             return 1
         rows.append(r)
-        tqdm.write(f"{r['name']:28s} {r['result']:7s} {r['seconds']:6.1f} s  {', '.join(r['failed_tests'])}")
+        shown = ("passes" if r["result"] == "missed" else "FAILS") if m is None else r["result"]
+        tqdm.write(f"{r['name']:28s} {shown:7s} {r['seconds']:6.1f} s  {', '.join(r['failed_tests'])}")
     wall = time.perf_counter() - t0
     mutant_rows = [r for r in rows if r["name"] != "unmutated"]
     write_atomic(a.out, report_md(mutant_rows, params, a.simulator, seed, machine, wall))
