@@ -33,14 +33,16 @@ BUILDS = ((8, 2, 4, "default"), (16, 3, 8, "default"), (12, 2, 4, "wide"), (4, 4
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(prog="python benchmarks/bench_regression.py", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seed", type=int, default=None, help="session seed (default: OSC_SEED or clock-derived)")
-    ap.add_argument("--simulators", nargs="+", default=["icarus", "verilator"], choices=["icarus", "verilator"])
+    ap.add_argument("--simulators", nargs="+", default=["icarus", "verilator"], choices=["icarus", "verilator"],
+                    help="HDL simulators to run every build on")
     ap.add_argument("--benches", nargs="+", default=list(regression.TESTBENCHES), choices=list(regression.TESTBENCHES),
                     help="builds of the core (testbenches in sim.regression.TESTBENCHES)")
     ap.add_argument("--images", type=int, default=8, help="random images per simulation")
     ap.add_argument("--runs", type=int, default=10, help="random runs per image")
-    ap.add_argument("--min-comparisons", type=int, default=1000)
+    ap.add_argument("--min-comparisons", type=int, default=1000, help="fail (exit 1) below this many comparisons")
     ap.add_argument("--out", default=str(RESULTS / "regression.md"), help="markdown report (a .json lands beside it)")
     a = ap.parse_args(argv)
     if a.images < 1 or a.runs < 1:

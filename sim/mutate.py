@@ -228,14 +228,15 @@ def main(argv=None) -> int:
 
     from .regression import session_seed
 
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(prog="python -m sim.mutate", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--only", nargs="*", default=None, help="mutant names (default: all)")
-    ap.add_argument("--simulator", default="icarus", choices=["icarus", "verilator"])
+    ap.add_argument("--simulator", default="icarus", choices=["icarus", "verilator"], help="HDL simulator")
     ap.add_argument("--seed", type=int, default=None, help="regression seed (default: OSC_SEED or clock-derived)")
-    ap.add_argument("--n", type=int, default=8)
-    ap.add_argument("--n-cond", type=int, default=2)
-    ap.add_argument("--lanes", type=int, default=4)
-    ap.add_argument("--format", default="default", choices=sorted(FORMATS))
+    ap.add_argument("--n", type=int, default=8, help="main oscillators of the mutated build")
+    ap.add_argument("--n-cond", type=int, default=2, help="conditioning oscillators of the mutated build")
+    ap.add_argument("--lanes", type=int, default=4, help="MAC lanes of the mutated build")
+    ap.add_argument("--format", default="default", choices=sorted(FORMATS), help="numerics format (fixedpoint.spec)")
     ap.add_argument("--baseline", action="store_true", help="also run the unmutated copy (must pass)")
     ap.add_argument("--out", default=str(DEFAULT_OUT), help="markdown report")
     ap.add_argument("--logs", default=None, help="directory for each mutant's simulation log")
