@@ -5,7 +5,7 @@ worst case: extreme weights/gains, wrap-edge phases, overflow after exactly one 
 OVERFLOW flag equal fixedpoint.golden (sim/tb_core.py via sim.regression). Seeds: --seed, else OSC_SEED, else
 clock-derived; the seed of every simulation is recorded, and `--seed S` replays the whole benchmark exactly.
 
-    python benchmarks/bench_regression.py [--seed S] [--simulators icarus verilator] [--images 8 --runs 10]
+    python benchmarks/bench_regression.py [--seed S] [--simulators icarus verilator] [--images 10 --runs 10]
                                           [--min-comparisons 1000] [--out benchmarks/results/regression.md]
 
 Results: benchmarks/results/regression.md and regression.json (count per build and simulator, seeds, wall time,
@@ -40,7 +40,7 @@ def main(argv=None) -> int:
                     help="HDL simulators to run every build on")
     ap.add_argument("--benches", nargs="+", default=list(regression.TESTBENCHES), choices=list(regression.TESTBENCHES),
                     help="builds of the core (testbenches in sim.regression.TESTBENCHES)")
-    ap.add_argument("--images", type=int, default=8, help="random images per simulation")
+    ap.add_argument("--images", type=int, default=10, help="random images per simulation")
     ap.add_argument("--runs", type=int, default=10, help="random runs per image")
     ap.add_argument("--min-comparisons", type=int, default=1000, help="fail (exit 1) below this many comparisons")
     ap.add_argument("--out", default=str(RESULTS / "regression.md"), help="markdown report (a .json lands beside it)")
