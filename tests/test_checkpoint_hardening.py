@@ -12,7 +12,8 @@ import torch
 from safetensors.numpy import save_file as save_np
 from safetensors.torch import save_file
 
-from fixedpoint.quantize import HardwareImage, effective_params, image_from_checkpoint, quantize
+from fixedpoint.quantize import HardwareImage, quantize
+from model.hardware_image import effective_params, image_from_checkpoint
 from fixedpoint.spec import HardwareParams, NumericsSpec
 from model.checkpoint import (FORMAT, CheckpointError, import_un0, load_checkpoint, load_config_and_tensors,
                               save_checkpoint)
