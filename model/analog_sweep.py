@@ -98,6 +98,12 @@ class Bench:
                                      len(classes))
         self.ideal_theta = self.chip().run(self.cls, self.x0)
         self.ideal = self.evaluate(self.ideal_theta)
+        from .evaluate import kernel_inception_distance
+
+        h = len(self.cls) // 2
+        #: KID between the two halves of the ideal set: the judge-feature KID's noise floor
+        self.kid_floor = kernel_inception_distance(self.ideal["emb"][:h], self.ideal["emb"][h:], num_subsets=50,
+                                                   subset_size=max(2, h // 2))[0]
         if self.probe is None:
             self.accuracy_ideal = float((self.ideal["pred"] == self.cls.numpy()).mean())
         else:
@@ -115,7 +121,9 @@ class Bench:
 
         feats = self.model.features(theta.float())
         images = self.model.decode(feats).numpy()
-        if self.classifier is not None:
+        if callable(self.classifier) and not isinstance(self.classifier, torch.nn.Module):
+            pred, emb = self.classifier(images)
+        elif self.classifier is not None:
             from .evaluate import classify
 
             pred, emb = classify(self.classifier, to_uint8(images))
@@ -128,8 +136,9 @@ class Bench:
 
         r = self.evaluate(theta)
         i = self.ideal
-        sub = max(2, len(r["emb"]) // 2)
-        kid, _ = kernel_inception_distance(r["emb"], i["emb"], num_subsets=50, subset_size=sub)
+        # unpaired halves: samples i of both sets start from the same phases, and the pairing biases the estimator
+        h = len(r["emb"]) // 2
+        kid, _ = kernel_inception_distance(r["emb"][:h], i["emb"][h:], num_subsets=50, subset_size=max(2, h // 2))
         return {"psnr_db": min(psnr(r["images"], i["images"]), 99.0),
                 "agreement": float((r["pred"] == i["pred"]).mean()),
                 "feature_rms": float(np.sqrt(((r["feats"] - i["feats"]) ** 2).mean())),
@@ -255,9 +264,22 @@ def digits_question(paths: list[str], samples: int, seed: int, progress: bool) -
     """For digits models trained with different Euler steps: own schedule vs continuous time."""
     from .checkpoint import load_checkpoint
     from .data import load_dataset
-    from .evaluate import train_classifier
+    from sklearn.linear_model import LogisticRegression
 
-    clf = train_classifier(load_dataset("digits", "train"), epochs=3, progress=progress)
+    train = load_dataset("digits", "train")
+    test = load_dataset("digits", "test")
+
+    def pooled(images):  # (N, 3, 32, 32) in [-1, 1] -> grey 8x8, the digits' native resolution
+        x = torch.as_tensor(np.asarray(images)).float().mean(1, keepdim=True)
+        return torch.nn.functional.avg_pool2d(x, 4).reshape(len(x), -1).numpy().astype(np.float64)
+
+    lr = LogisticRegression(max_iter=3000).fit(pooled(train.batch(np.arange(len(train)))[0]), train.labels)
+    real_acc = float(lr.score(pooled(test.batch(np.arange(len(test)))[0]), test.labels))
+
+    def clf(images):
+        f = pooled(images)
+        return lr.predict(f), f
+
     rows = []
     for path in paths:
         model = load_checkpoint(path)
@@ -266,18 +288,21 @@ def digits_question(paths: list[str], samples: int, seed: int, progress: bool) -
         s = b.score(ode)
         s.pop("_images")
         rows.append({"checkpoint": os.path.basename(path), "train_euler_steps": model.cfg.num_steps,
+                     "judge": "logistic regression on 8x8 grey real digits (as tests/test_train_digits.py)",
+                     "judge_real_test_accuracy": real_acc,
                      "class_accuracy_euler": b.accuracy_ideal,
                      "class_accuracy_ode": _accuracy(b, b.evaluate(ode)["pred"]), **s})
     return rows
 
 
 # ------------------------------------------------------------------------------------------------ Inception KID
-def inception_kid(sets: dict, reference: np.ndarray, progress: bool) -> dict:
-    """KID (Inception-v3, model.evaluate) of each image set against ``reference``; keys as given."""
-    from .data import to_uint8
-    from .evaluate import inception_features, kernel_inception_distance
+def inception_kid(sets: dict, dataset: str, num: int, seed: int, progress: bool) -> dict:
+    """KID (Inception-v3, model.evaluate) of each image set against ``num`` class-balanced real train images of
+    ``dataset`` (model.evaluate.cached_inception: the reference of model.evaluate); keys as given."""
+    from .data import DEFAULT_CACHE_DIR, load_dataset, to_uint8
+    from .evaluate import cached_inception, inception_features, kernel_inception_distance
 
-    ref = inception_features(to_uint8(reference), desc="inception ideal", progress=progress)
+    ref = cached_inception(load_dataset(dataset, "train"), "train", num, seed, DEFAULT_CACHE_DIR, progress)
     out = {}
     for key, imgs in sets.items():
         f = inception_features(to_uint8(imgs), desc=f"inception {key}", progress=progress)
@@ -368,6 +393,10 @@ def render_markdown(res: dict) -> str:
         L += [f"## {m['label']}", "", m["note"], "",
               f"Ideal class accuracy of these {m['samples']} samples: {m['accuracy_ideal']:.3f} (judge: {m['judge']}).",
               "", f"![tolerance](tolerance-{m['key']}.png)", "",
+              (f"Inception KID against {m['kid_samples']} real train images (model.evaluate's reference): ideal chip "
+               f"{m['kid_inception']['ideal']:.4f}; the last column gives it at each tolerance (at the first failing "
+               "value where none passes; the square waveform for the waveform row)." if m["kid_inception"] else
+               "Inception KID: not computed for this model (untrained; see the judge-feature KID in the rows)."), "",
               "| non-ideality | unit | tolerance | PSNR / agreement at it | first failing | PSNR / agreement there | "
               "Inception KID at tolerance |", "|---|---|---|---|---|---|---|"]
         for t in m["tolerances"]:
@@ -381,22 +410,31 @@ def render_markdown(res: dict) -> str:
             L.append(f"| {t['axis']} | {t['unit']} | {_fmt(t['tolerance']) if t['tolerance'] is not None else 'below sweep'}"
                      f" | {at} | {_fmt(t['first_fail'])} | {fail} | {_fmt(m['kid_inception'].get(t['axis']))} |")
         L += ["", "<details><summary>all rows</summary>", "",
+              "KID (judge features): the setting's first half against the ideal set's second half (unpaired; the two "
+              f"halves of the ideal set give the noise floor, here {m.get('kid_judge_floor', float('nan')):.3g}).", "",
               "| axis | value | PSNR (dB) | agreement | feature RMS | KID (judge features) |", "|---|---|---|---|---|---|"]
         for r in m["rows"]:
             L.append(f"| {r['axis']} | {_fmt(r['value'])} | {r['psnr_db']:.1f} | {r['agreement']:.3f} | "
                      f"{r['feature_rms']:.3g} | {r['kid_judge']:.3g} |")
         L += ["", "</details>", "", f"### Euler question: {m['label']}", "", f"![euler](euler-{m['key']}.png)", "",
               "| integration | steps / nfe | duration (T) | PSNR vs trained Euler (dB) | agreement | class accuracy | "
-              "relative phase RMS (rad) | Inception KID vs Euler |", "|---|---|---|---|---|---|---|---|"]
+              "relative phase RMS (rad) | Inception KID vs real |", "|---|---|---|---|---|---|---|---|"]
         for r in m["euler"]:
             key = f"{r['integrator']}-{r['euler_steps']}-{r['duration_T']:g}"
             L.append(f"| {r['integrator']} | {r['euler_steps'] or r['nfe']} | {r['duration_T']:g} | {r['psnr_db']:.1f} | "
                      f"{r['agreement']:.3f} | {r['class_accuracy']:.3f} | {r['phase_rms_rad']:.3f} | "
                      f"{_fmt(m['kid_inception'].get(key))} |")
         L.append("")
+    if res.get("parameters"):
+        L += ["## Parameters (model/analog_params.py)", "", "| parameter | unit | typical / swept | source |",
+              "|---|---|---|---|"]
+        for k, d in res["parameters"].items():
+            L.append(f"| {k} | {d['unit']} | {d['typical']} | {d['source']} |")
+        L.append("")
     if res.get("digits"):
         L += ["## Euler question on digits: does training with a finer step help?", "",
-              "| checkpoint | trained Euler steps | class accuracy (own Euler schedule) | class accuracy (continuous "
+              f"Judge: {res['digits'][0]['judge']} (real test accuracy {res['digits'][0]['judge_real_test_accuracy']:.3f}).",
+              "", "| checkpoint | trained Euler steps | class accuracy (own Euler schedule) | class accuracy (continuous "
               "time) | PSNR Euler vs continuous (dB) | agreement |", "|---|---|---|---|---|---|"]
         for r in res["digits"]:
             L.append(f"| {r['checkpoint']} | {r['train_euler_steps']} | {r['class_accuracy_euler']:.3f} | "
@@ -425,7 +463,8 @@ def run_model(bench: Bench, key: str, note: str, judge: str, out_dir: str, args,
                     kid_sets[t["axis"]] = imgs[(t["axis"], cand[-1])][:k]
         ode = next(r for r in erows if r["integrator"] == "ode" and r["duration_T"] == 1.0)
         kid_sets[f"ode-None-{ode['duration_T']:g}"] = eimgs[("ode", None, cfg.T)][:k]
-        kid = inception_kid(kid_sets, bench.ideal["images"][:k], progress)
+        kid_sets["ideal"] = bench.ideal["images"][:k]
+        kid = inception_kid(kid_sets, cfg.dataset, k, args.seed, progress)
     else:
         kid = {}
     nshow = 10
@@ -441,7 +480,7 @@ def run_model(bench: Bench, key: str, note: str, judge: str, out_dir: str, args,
     _tolerance_figure(rows, os.path.join(out_dir, f"tolerance-{key}.png"), f"{bench.label}: one non-ideality at a time",
                       args.psnr_min, args.agree_drop)
     return {"key": key, "label": bench.label, "config": cfg.to_dict(), "samples": len(bench.cls), "note": note,
-            "judge": judge, "accuracy_ideal": bench.accuracy_ideal, "rows": rows, "tolerances": tol, "euler": erows,
+            "judge": judge, "accuracy_ideal": bench.accuracy_ideal, "kid_judge_floor": bench.kid_floor, "rows": rows, "tolerances": tol, "euler": erows,
             "kid_inception": kid, "kid_samples": args.kid_samples}
 
 
@@ -467,7 +506,17 @@ def main(argv=None) -> int:
     ap.add_argument("--float64", action="store_true", help="integrate in float64 (default float32: 2x faster; the "
                     "ideal and every setting share the arithmetic, so differences are the non-ideality's)")
     ap.add_argument("--no-progress", action="store_true", help="no progress bars")
+    ap.add_argument("--render", metavar="JSON", help="only re-render sweep.md from a results JSON (no runs)")
     args = ap.parse_args(argv)
+    if args.render:
+        try:
+            res = json.loads(open(args.render).read())
+            text = render_markdown(res)
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            ap.error(f"--render {args.render}: not an analog sweep result ({type(e).__name__}: {e})")
+        write_atomic(os.path.join(os.path.dirname(args.render) or ".", "sweep.md"), text)
+        print(f"wrote {os.path.join(os.path.dirname(args.render) or '.', 'sweep.md')}")
+        return 0
     if args.samples < 10 or args.kid_samples < 0 or args.kid_samples > args.samples:
         ap.error("--samples must be >= 10 and 0 <= --kid-samples <= --samples")
     models = [m.strip() for m in args.models.split(",") if m.strip()]
