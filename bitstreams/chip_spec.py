@@ -110,7 +110,8 @@ def spec_sheet(sweep: dict, result: dict, P: ParamSet) -> dict:
                 verdict = f"{low / binding:.3g}× tighter than typical: needs trim or calibration"
                 margin = binding / high
         rows.append({"axis": axis, "per_model": {k: (None if t is None else t.get("tolerance")) for k, t in per.items()},
-                     "binding": binding, "below": None if axis in BITS_AXES else upper if binding is None else None, "typical_low": low, "typical_high": high, "typical": what, "source": source,
+                     "binding": binding, "below": None if axis in BITS_AXES else upper if binding is None else None,
+                     "typical_low": low, "typical_high": high, "typical": what, "source": source,
                      "verdict": verdict, "margin": margin})
     by = {r["axis"]: r for r in rows}
     adc_bits = by.get("adc_bits", {}).get("binding")
@@ -135,9 +136,15 @@ def spec_sheet(sweep: dict, result: dict, P: ParamSet) -> dict:
                        "k_storage_bits": None if dac_bits is None else
                        (r["n"] ** 2 + r["n"] * r["n_cond"] + r["n_cond"] ** 2) * dac_bits})
     ranked = sorted((r for r in rows if r["margin"] is not None), key=lambda r: r["margin"])
+    euler = {}
+    for m in models:  # the Euler question: continuous time at T against the trained Euler schedule
+        ode = [e for e in m.get("euler", []) if isinstance(e, dict) and e.get("integrator") == "ode"
+               and e.get("duration_T") == 1.0]
+        if ode and isinstance(ode[0].get("psnr_db"), (int, float)) and isinstance(ode[0].get("agreement"), (int, float)):
+            euler[m["key"]] = (ode[0]["psnr_db"], ode[0]["agreement"])
     return {"rows": rows, "adc_bits": adc_bits, "dac_bits": dac_bits, "trim_bits": trim_bits,
             "trim_bits_at_least": bool(f.get("below")), "phase_noise_tol": sig,
-            "energy": energy, "tightest": [r["axis"] for r in ranked[:3]], "psnr_min_db": sweep["psnr_min_db"],
+            "energy": energy, "tightest": [r["axis"] for r in ranked[:3]], "euler": euler, "psnr_min_db": sweep["psnr_min_db"],
             "agree_drop": sweep["agree_drop"], "models": [m["key"] for m in models],
             "labels": {m["key"]: m.get("label", m["key"]) for m in models}}
 
@@ -188,10 +195,14 @@ def render_spec_sheet(spec: dict, P: ParamSet, section: int) -> list[str]:
     by = {r["axis"]: r for r in spec["rows"]}
     tight = [by[a] for a in spec["tightest"]]
     L += ["", "**Closing note.** The three tightest tolerances, relative to what CMOS ring-oscillator arrays deliver: "
-          + "; ".join(f"{r['axis']} {_bound(r) if r.get('below') else '≤ ' + _v(r['binding'])} (typical {r['typical_low']:g}–{r['typical_high']:g}, "
+          + "; ".join(f"{r['axis']} {_bound(r) if r.get('below') else '≤ ' + _v(r['binding'])} "
+                      f"(typical {r['typical_low']:g}–{r['typical_high']:g}, "
                       f"{r['verdict']})" for r in tight) + ". "
           "These are single-non-ideality tolerances on one checkpoint each; combined errors add, so a design should "
-          "keep each well inside its tolerance.", ""]
+          "keep each well inside its tolerance."
+          + (" Continuous-time integration of the learned equations instead of the trained 10-step Euler schedule: "
+             + "; ".join(f"{labels[k]} {p:.1f} dB, {a:.0%} same class" for k, (p, a) in spec["euler"].items())
+             + " (docs/analog.md, the Euler question)." if spec.get("euler") else ""), ""]
     return L
 
 

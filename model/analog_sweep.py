@@ -337,6 +337,7 @@ def _grid_figure(rows_imgs: list[tuple[str, np.ndarray]], path: str, title: str,
 
 def _tolerance_figure(rows: list[dict], path: str, title: str, psnr_min: float, agree_drop: float) -> None:
     import matplotlib
+    import matplotlib.ticker
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -362,6 +363,7 @@ def _tolerance_figure(rows: list[dict], path: str, title: str, psnr_min: float, 
         a_.set_xlabel(f"{axis} [{unit}]", fontsize=7)
         if axis in ("freq_mismatch", "readout_jitter", "coupling_mismatch", "phase_noise", "phase_lag", "coupling_drift"):
             a_.set_xscale("log")
+            a_.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         a_.grid(alpha=0.3)
         a_.tick_params(labelsize=7)
         b_.tick_params(labelsize=7)
@@ -394,7 +396,7 @@ def render_markdown(res: dict) -> str:
               f"Ideal class accuracy of these {m['samples']} samples: {m['accuracy_ideal']:.3f} (judge: {m['judge']}).",
               "", f"![tolerance](tolerance-{m['key']}.png)", "",
               (f"Inception KID against {m['kid_samples']} real train images (model.evaluate's reference): ideal chip "
-               f"{m['kid_inception']['ideal']:.4f}; the last column gives it at each tolerance (at the first failing "
+               f"{_fmt(m['kid_inception'].get('ideal'))}; the last column gives it at each tolerance (at the first failing "
                "value where none passes; the square waveform for the waveform row)." if m["kid_inception"] else
                "Inception KID: not computed for this model (untrained; see the judge-feature KID in the rows)."), "",
               "| non-ideality | unit | tolerance | PSNR / agreement at it | first failing | PSNR / agreement there | "
@@ -433,7 +435,8 @@ def render_markdown(res: dict) -> str:
         L.append("")
     if res.get("digits"):
         L += ["## Euler question on digits: does training with a finer step help?", "",
-              f"Judge: {res['digits'][0]['judge']} (real test accuracy {res['digits'][0]['judge_real_test_accuracy']:.3f}).",
+              f"Judge: {res['digits'][0].get('judge', '?')} (real test accuracy "
+              f"{_fmt(res['digits'][0].get('judge_real_test_accuracy'))}).",
               "", "| checkpoint | trained Euler steps | class accuracy (own Euler schedule) | class accuracy (continuous "
               "time) | PSNR Euler vs continuous (dB) | agreement |", "|---|---|---|---|---|---|"]
         for r in res["digits"]:
@@ -480,7 +483,8 @@ def run_model(bench: Bench, key: str, note: str, judge: str, out_dir: str, args,
     _tolerance_figure(rows, os.path.join(out_dir, f"tolerance-{key}.png"), f"{bench.label}: one non-ideality at a time",
                       args.psnr_min, args.agree_drop)
     return {"key": key, "label": bench.label, "config": cfg.to_dict(), "samples": len(bench.cls), "note": note,
-            "judge": judge, "accuracy_ideal": bench.accuracy_ideal, "kid_judge_floor": bench.kid_floor, "rows": rows, "tolerances": tol, "euler": erows,
+            "judge": judge, "accuracy_ideal": bench.accuracy_ideal, "kid_judge_floor": bench.kid_floor,
+            "rows": rows, "tolerances": tol, "euler": erows,
             "kid_inception": kid, "kid_samples": args.kid_samples}
 
 
@@ -514,7 +518,11 @@ def main(argv=None) -> int:
             text = render_markdown(res)
         except (OSError, ValueError, KeyError, TypeError) as e:
             ap.error(f"--render {args.render}: not an analog sweep result ({type(e).__name__}: {e})")
-        write_atomic(os.path.join(os.path.dirname(args.render) or ".", "sweep.md"), text)
+        out = os.path.dirname(args.render) or "."
+        write_atomic(os.path.join(out, "sweep.md"), text)
+        for m in res["models"]:  # the tolerance figures need only the rows; the Euler pictures need a run
+            _tolerance_figure(m["rows"], os.path.join(out, f"tolerance-{m['key']}.png"),
+                              f"{m['label']}: one non-ideality at a time", res["psnr_min_db"], res["agree_drop"])
         print(f"wrote {os.path.join(os.path.dirname(args.render) or '.', 'sweep.md')}")
         return 0
     if args.samples < 10 or args.kid_samples < 0 or args.kid_samples > args.samples:

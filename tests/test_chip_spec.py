@@ -21,7 +21,9 @@ def _sweep():
     b = [_tol("freq_mismatch", None, [1e-5]), _tol("phase_noise", 0.03, [0.1]), _tol("coupling_bits", 6, [5]),
          _tol("adc_bits", 4, [3]), _tol("coupling_gain", 0.1), _tol("readout_jitter", 0.06)]
     return {"psnr_min_db": 30.0, "agree_drop": 0.05,
-            "models": [{"key": "cifar10", "label": "cifar10-n1024", "tolerances": a},
+            "models": [{"key": "cifar10", "label": "cifar10-n1024", "tolerances": a, "euler": [
+                {"integrator": "euler", "duration_T": 1.0, "psnr_db": 35.0, "agreement": 0.97},
+                {"integrator": "ode", "duration_T": 1.0, "psnr_db": 29.5, "agreement": 0.914}]},
                        {"key": "imagenet", "label": "imagenet64-n256", "tolerances": b}]}
 
 
@@ -41,6 +43,7 @@ def test_spec_sheet_takes_the_binding_tolerance_and_reprices_energy():
     assert e["k_storage_bits"] == (1024**2 + 1024 * 8 + 64) * 6
     md = "\n".join(render_spec_sheet(s, P, 9))
     assert "## 9. Chip spec sheet" in md and "freq_mismatch < 1e-05" in md and "at least 14 bits" in md
+    assert "cifar10-n1024 29.5 dB, 91% same class" in md
 
 
 def test_roadmap_appends_the_spec_sheet_and_keeps_the_rest(tmp_path):
