@@ -564,7 +564,7 @@ def main(argv=None) -> int:
     digits = digits_question(args.digits, args.samples, args.seed, progress) if args.digits else []
     cmd = "python -m model.analog_sweep" + "".join(
         f" --{k} {v}" for k, v in (("samples", args.samples), ("kid-samples", args.kid_samples),
-                                   ("imagenet-n", args.imagenet_n)))
+                                   ("imagenet-n", args.imagenet_n), ("out", args.out)))
     if args.digits:
         cmd += " --digits " + " ".join(args.digits)
     res = {"command": cmd, "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}, "
