@@ -54,8 +54,11 @@ def test_cli_end_to_end(model, tmp_path):
     assert gi.n_frames == 11
     assert Image.open(rplot).size[0] > 100
     # the grid holds exactly what generate() makes
+    # (batch 4+2 there, 6 here: float32 GEMMs of another batch size may round differently, which can move a
+    # pixel across a uint8 rounding boundary; anything beyond one level is a different image)
     imgs = generate(model, parse_classes("cat", model, 6), seed=0, batch_size=6, progress=False)
-    np.testing.assert_array_equal(g, make_grid(imgs, nrow=3))
+    diff = np.abs(g.astype(np.int16) - make_grid(imgs, nrow=3).astype(np.int16))
+    assert diff.max() <= 1 and (diff > 0).mean() < 0.01, (diff.max(), (diff > 0).mean())
 
 
 def _exit_code(argv):
