@@ -4,13 +4,18 @@ Every load is a sequence of 32-bit words on the core's AXI4-Stream input, writte
 target in the LOAD_TARGET register. Lane-banked memories are sent address-major, lane-minor, with
 `lanes_per_word` lanes packed per word (lane t of a word in bits [t*bits, (t+1)*bits)).
 Oscillator i lives in lane i % L at group i // L; bank address = group * columns + column.
+
+Batches (params.batch = B): the per-request loads carry B samples, sample-major (sample b's drive rows, then
+sample b+1's; phase words likewise), and the readback returns B * (n + n_cond) words in the same order.
+Streamed-K builds (params.k_source == "ddr") have no "k" load: K sits in DDR as `k_ddr_words` (the same
+lane-packed columns, each padded to whole AXI beats, the whole image padded to whole 16-beat bursts).
 """
 from __future__ import annotations
 
 import numpy as np
 
 from .quantize import HardwareImage
-from .spec import BUS_BITS, HardwareParams
+from .spec import AXI_DATA_BITS, BUS_BITS, HardwareParams
 
 #: Load targets, in LOAD_TARGET register encoding. The RTL imports this table.
 LOAD_TARGETS = {"k": 0, "drive": 1, "kcond": 2, "gain": 3, "omega": 4, "phase": 5}
@@ -63,38 +68,69 @@ def words_to_phases(words: np.ndarray, params: HardwareParams) -> np.ndarray:
     return np.asarray(words, dtype=np.uint32).view(np.int32).astype(np.int64)
 
 
-def model_streams(image: HardwareImage) -> dict[str, np.ndarray]:
-    """Words for the per-model memories (loaded once, cached by image digest)."""
+def k_words(image: HardwareImage) -> np.ndarray:
+    """K as lane-packed 32-bit words, column after column (the on-chip build's "k" load stream)."""
     p, s = image.params, image.params.spec
-    return {
-        "k": pack_lanes(k_banked(p, image.k), s.coupling_bits, p.lanes_per_word(s.coupling_bits)),
+    return pack_lanes(k_banked(p, image.k), s.coupling_bits, p.lanes_per_word(s.coupling_bits))
+
+
+def k_ddr_words(image: HardwareImage) -> np.ndarray:
+    """The K image a streamed-K build reads from DDR each Euler step, as little-endian uint32 words.
+
+    Column c (= group * n + j, the order the lanes consume) starts at byte c * k_column_beats * 8; its
+    k_column_words packed words are followed by zero words up to a whole AXI beat; the image is zero-padded
+    to params.k_ddr_bytes (whole 16-beat bursts). Shape (k_ddr_bytes // 4,).
+    """
+    p = image.params
+    cols = k_words(image).reshape(p.k_bank_depth, p.k_column_words)
+    beat_words = p.k_column_beats * (AXI_DATA_BITS // BUS_BITS)
+    out = np.zeros(p.k_ddr_bytes // 4, dtype=np.uint32)
+    out[: p.k_bank_depth * beat_words].reshape(p.k_bank_depth, beat_words)[:, : p.k_column_words] = cols
+    return out
+
+
+def model_streams(image: HardwareImage) -> dict[str, np.ndarray]:
+    """Words for the per-model memories (loaded once, cached by image digest); no "k" for streamed-K builds."""
+    p, s = image.params, image.params.spec
+    out = {} if p.k_streamed else {"k": k_words(image)}
+    out.update({
         "kcond": pack_lanes(kcond_banked(p, image.kcond), s.drive_bits, p.lanes_per_word(s.drive_bits)),
         "gain": words_signed(image.gain),
         "omega": words_signed(image.omega_inc),
-    }
+    })
+    return out
 
 
-def request_streams(image: HardwareImage, class_id: int, phases0: np.ndarray) -> dict[str, np.ndarray]:
-    """Words for one request: the class's drive rows and the initial phases."""
+def request_streams(image: HardwareImage, class_id, phases0: np.ndarray) -> dict[str, np.ndarray]:
+    """Words for one request: each sample's class drive rows and the initial phases.
+
+    class_id: an int, or one class per sample ((B,) ints; samples of a batch may differ); phases0:
+    (n_total,) for B = 1 or (B, n_total) phase words.
+    """
     p, s = image.params, image.params.spec
-    if not 0 <= class_id < image.num_classes:
-        raise ValueError(f"class id {class_id} outside 0..{image.num_classes - 1}")
+    phases0 = np.asarray(phases0, dtype=np.int64).reshape(-1, p.n_total)
+    ids = np.broadcast_to(np.asarray(class_id, dtype=np.int64).reshape(-1), (phases0.shape[0],))
+    if phases0.shape[0] != p.batch:
+        raise ValueError(f"a request for this build holds {p.batch} samples of {p.n_total} phases, got {phases0.shape}")
+    if ids.size and (ids.min() < 0 or ids.max() >= image.num_classes):
+        raise ValueError(f"class ids {ids.tolist()} outside 0..{image.num_classes - 1}")
+    per_d = p.lanes_per_word(s.drive_bits)
     return {
-        "drive": pack_lanes(drive_banked(p, image.drive[class_id]), s.drive_bits, p.lanes_per_word(s.drive_bits)),
-        "phase": words_signed(phases0),
+        "drive": np.concatenate([pack_lanes(drive_banked(p, image.drive[c]), s.drive_bits, per_d) for c in ids]),
+        "phase": words_signed(phases0.reshape(-1)),
     }
 
 
 def stream_lengths(params: HardwareParams) -> dict[str, int]:
-    """Words each load target expects (the RTL counts the same)."""
+    """Words each load target expects (the RTL counts the same); "k" is 0 on streamed-K builds."""
     s = params.spec
     return {
-        "k": params.k_bank_depth * params.lanes // params.lanes_per_word(s.coupling_bits),
-        "drive": params.groups * params.n_cond * params.lanes // params.lanes_per_word(s.drive_bits),
+        "k": 0 if params.k_streamed else params.k_bank_depth * params.k_column_words,
+        "drive": params.batch * params.groups * params.n_cond * params.lanes // params.lanes_per_word(s.drive_bits),
         "kcond": params.n_cond * params.lanes // params.lanes_per_word(s.drive_bits),
         "gain": params.n_total,
         "omega": params.n_total,
-        "phase": params.n_total,
+        "phase": params.state_words,
     }
 
 

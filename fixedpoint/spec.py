@@ -28,6 +28,14 @@ BUS_BITS = 32
 #: tensor is read; model.config re-uses them). Steps: 40x the release recipes' 10-25 steps.
 MAX_CLASSES = 1000
 MAX_STEPS = 1000
+#: Streamed-K builds: data width of the K read master (a Zynq-7000 HP port is 64-bit AXI3; UG585 Table 22-8).
+AXI_DATA_BITS = 64
+#: Beats per K read burst: AXI3's maximum (HP ports are AXI3; longer AXI4 bursts get split, PG059).
+AXI_BURST_BEATS = 16
+#: Bytes per K read burst (128 B); the K image in DDR is a whole number of bursts, each burst-aligned.
+AXI_BURST_BYTES = AXI_BURST_BEATS * AXI_DATA_BITS // 8
+#: Where the main coupling K lives: on-chip block RAM, or DDR, streamed once per Euler step.
+K_SOURCES = ("bram", "ddr")
 
 
 def signed_bits(bound: int) -> int:
@@ -139,16 +147,27 @@ class HardwareParams:
 
     Oscillator i (0 <= i < n) lives in lane i % lanes, group i // lanes. Conditioning oscillators
     n..n+n_cond-1 form one extra group handled by lanes 0..n_cond-1.
+
+    batch (B): samples per run; every weight the lanes read feeds B phase vectors (one per clock), so a run
+    of B samples reads K once per Euler step. k_source: "bram" keeps K in on-chip banks (loaded once per
+    model); "ddr" streams K from DDR through an AXI4 read master once per Euler step, laid out as
+    `k_ddr_bytes` of 16-beat bursts (fixedpoint.layout.k_ddr_words; docs/numerics.md §9).
     """
 
     n: int
     n_cond: int
     lanes: int
     spec: NumericsSpec = field(default_factory=NumericsSpec)
+    batch: int = 1
+    k_source: str = "bram"
 
     def __post_init__(self):
         if self.n < 1 or self.n_cond < 1 or self.lanes < 1:
             raise ValueError(f"n, n_cond and lanes must be positive (got n={self.n}, n_cond={self.n_cond}, lanes={self.lanes})")
+        if not 1 <= self.batch <= 64:
+            raise ValueError(f"batch must be 1..64 (got {self.batch})")
+        if self.k_source not in K_SOURCES:
+            raise ValueError(f"k_source must be one of {K_SOURCES} (got {self.k_source!r})")
         if self.n % self.lanes:
             raise ValueError(f"n={self.n} must be a multiple of lanes={self.lanes}")
         if self.n_cond > self.lanes:
@@ -182,13 +201,50 @@ class HardwareParams:
         return self.lanes_per_word_for(bits, self.lanes)
 
     @property
+    def k_streamed(self) -> bool:
+        """K is read from DDR once per Euler step (no K banks on chip)."""
+        return self.k_source == "ddr"
+
+    @property
     def k_bank_depth(self) -> int:
+        """Per lane: one K weight per (group, column); also the number of K columns per Euler step."""
         return self.groups * self.n
 
     @property
     def drive_bank_depth(self) -> int:
-        """Per lane: the class drive rows of each group, then one group of conditioning-block rows."""
-        return (self.groups + 1) * self.n_cond
+        """Per lane: each sample's class drive rows of each group, then one group of conditioning-block rows."""
+        return (self.batch * self.groups + 1) * self.n_cond
+
+    @property
+    def state_words(self) -> int:
+        """Phase words of one run: n + n_cond per sample."""
+        return self.batch * self.n_total
+
+    # --- K in DDR (k_source "ddr") -------------------------------------------------------------
+    @property
+    def k_column_words(self) -> int:
+        """32-bit words of one K column (the L weights one MAC cycle needs)."""
+        return self.lanes // self.lanes_per_word(self.spec.coupling_bits)
+
+    @property
+    def k_column_beats(self) -> int:
+        """AXI beats per K column in DDR: a column is zero-padded to whole beats."""
+        return -(-self.k_column_words * BUS_BITS // AXI_DATA_BITS)
+
+    @property
+    def k_beats_used(self) -> int:
+        """Beats of K the lanes consume per Euler step."""
+        return self.k_bank_depth * self.k_column_beats
+
+    @property
+    def k_bursts(self) -> int:
+        """16-beat read bursts per Euler step (the image is zero-padded to whole bursts)."""
+        return -(-self.k_beats_used // AXI_BURST_BEATS)
+
+    @property
+    def k_ddr_bytes(self) -> int:
+        """Size of the K image in DDR: read once per Euler step."""
+        return self.k_bursts * AXI_BURST_BYTES
 
     # --- widths ----------------------------------------------------------------------------
     @property
@@ -221,15 +277,19 @@ class HardwareParams:
     # --- cycle accounting --------------------------------------------------------------------
     @property
     def mac_cycles_per_step(self) -> int:
-        """The issue's bound N*(N+n_cond)/L: every main-row MAC, L per cycle."""
-        return self.n * self.n_total // self.lanes
+        """The bound B*N*(N+n_cond)/L: every main-row MAC of every sample, L per cycle."""
+        return self.batch * self.n * self.n_total // self.lanes
 
     def to_dict(self) -> dict:
-        return {"n": self.n, "n_cond": self.n_cond, "lanes": self.lanes, "spec": self.spec.to_dict()}
+        d = {"n": self.n, "n_cond": self.n_cond, "lanes": self.lanes, "spec": self.spec.to_dict()}
+        if self.batch != 1 or self.k_source != "bram":  # on-chip single-sample builds keep their original form
+            d.update(batch=self.batch, k_source=self.k_source)
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "HardwareParams":
-        return cls(n=int(d["n"]), n_cond=int(d["n_cond"]), lanes=int(d["lanes"]), spec=NumericsSpec.from_dict(d["spec"]))
+        return cls(n=int(d["n"]), n_cond=int(d["n_cond"]), lanes=int(d["lanes"]), spec=NumericsSpec.from_dict(d["spec"]),
+                   batch=int(d.get("batch", 1)), k_source=str(d.get("k_source", "bram")))
 
     def with_spec(self, **changes) -> "HardwareParams":
         return replace(self, spec=replace(self.spec, **changes))

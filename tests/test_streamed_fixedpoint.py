@@ -1,0 +1,78 @@
+"""The streamed-K build in fixedpoint/: parameters, the K image in DDR, batched requests, batch-invariant golden."""
+import numpy as np
+import pytest
+
+from fixedpoint.golden import GoldenModel, initial_phases
+from fixedpoint.layout import k_ddr_words, k_words, model_streams, request_streams, stream_lengths, unpack_lanes
+from fixedpoint.spec import AXI_BURST_BYTES, AXI_DATA_BITS, FORMATS, HardwareParams
+from sim.images import random_image
+
+
+def _params(n=32, m=3, lanes=8, fmt="pynq-z2-n1024", batch=3):
+    return HardwareParams(n, m, lanes, FORMATS[fmt], batch=batch, k_source="ddr")
+
+
+def test_params_round_trip_and_checks():
+    p = _params()
+    assert HardwareParams.from_dict(p.to_dict()) == p
+    onchip = HardwareParams(32, 3, 8, FORMATS["default"])
+    assert "batch" not in onchip.to_dict() and HardwareParams.from_dict(onchip.to_dict()) == onchip
+    assert p.mac_cycles_per_step == 3 * 32 * 35 // 8
+    with pytest.raises(ValueError, match="k_source"):
+        HardwareParams(32, 3, 8, k_source="sram")
+    with pytest.raises(ValueError, match="batch"):
+        HardwareParams(32, 3, 8, batch=0)
+
+
+@pytest.mark.parametrize("lanes,fmt", [(8, "pynq-z2-n1024"), (4, "default"), (16, "pynq-z2-n1024"), (64, "default")])
+def test_k_ddr_image_layout(lanes, fmt):
+    """Column c = g*n + j starts at a beat boundary, holds the lane-packed weights, then zeros; whole bursts."""
+    p = HardwareParams(64, 2, lanes, FORMATS[fmt], batch=2, k_source="ddr")
+    img = random_image(p, seed=lanes)
+    words = k_ddr_words(img)
+    assert words.dtype == np.uint32 and words.nbytes == p.k_ddr_bytes and p.k_ddr_bytes % AXI_BURST_BYTES == 0
+    beat_words = AXI_DATA_BITS // 32
+    stride = p.k_column_beats * beat_words
+    assert p.k_column_words <= stride < p.k_column_words + beat_words
+    cols = words[: p.k_bank_depth * stride].reshape(p.k_bank_depth, stride)
+    assert not cols[:, p.k_column_words:].any() and not words[p.k_bank_depth * stride:].any()
+    s = p.spec
+    banked = unpack_lanes(cols[:, : p.k_column_words].reshape(-1), s.coupling_bits, p.lanes_per_word(s.coupling_bits), lanes)
+    g, j, l = p.groups - 1, 37, lanes - 1
+    assert banked[g * p.n + j, l] == img.k[g * lanes + l, j]
+    assert np.array_equal(cols[:, : p.k_column_words].reshape(-1), k_words(img))
+    assert "k" not in model_streams(img) and stream_lengths(p)["k"] == 0
+
+
+def test_batched_request_streams_are_sample_major():
+    p = _params()
+    img = random_image(p, seed=2, num_classes=5)
+    ph = initial_phases(4, p.batch, p.n_total, p.spec)
+    classes = [4, 0, 4]
+    rs = request_streams(img, classes, ph)
+    lengths = stream_lengths(p)
+    assert len(rs["drive"]) == lengths["drive"] and len(rs["phase"]) == lengths["phase"] == 3 * p.n_total
+    one = HardwareParams(p.n, p.n_cond, p.lanes, p.spec)
+    per = lengths["drive"] // 3
+    for b, c in enumerate(classes):
+        single = request_streams(random_image(one, seed=2, num_classes=5), c, ph[b])
+        assert np.array_equal(rs["drive"][b * per:(b + 1) * per], single["drive"])
+    with pytest.raises(ValueError, match="3 samples"):
+        request_streams(img, 0, ph[:2])
+    with pytest.raises(ValueError, match="outside"):
+        request_streams(img, [0, 5, 1], ph)
+
+
+def test_a_sample_is_the_same_alone_or_in_a_mixed_batch():
+    """Bit-identical phases for every sample whether it runs alone or in a batch with other classes."""
+    p = _params(n=48, m=8, lanes=8, fmt="default", batch=4)
+    img = random_image(p, seed=9, num_classes=1000, num_steps=10, k_scale=3.0)
+    golden = GoldenModel(img)
+    ph = initial_phases(7, p.batch, p.n_total, p.spec)
+    classes = np.array([999, 3, 999, 512])
+    batch = golden.run(classes, ph)
+    for b in range(p.batch):
+        alone = golden.run(int(classes[b]), ph[b:b + 1])
+        assert np.array_equal(alone.phases[0], batch.phases[b])
+        assert alone.overflow[0] == batch.overflow[b]
+    assert not np.array_equal(batch.phases[0], golden.run(3, ph[:1]).phases[0])  # the class matters
