@@ -1,6 +1,12 @@
 """The oscillator array: L MAC lanes over lane-banked coupling memories, one shared post-processor, a pipelined
 CORDIC, an AXI4-Lite register block, an AXI4-Stream load port and an AXI4-Stream phase readback port.
 
+Two builds share every part but the source of K (HardwareParams.k_source): "bram" keeps K in L on-chip banks;
+"ddr" reads K from DDR once per Euler step through an AXI4 read master m_axi_* (16-beat INCR bursts, up to
+8 in flight) into a beat FIFO and a column assembler; the sequencer waits (K_WAIT_CYCLES) when a column is late.
+With a batch of B samples (HardwareParams.batch) every weight feeds B columns of trig (one per sample and
+clock) into B accumulator pairs per lane (rtl/lanes.py), so one pass over K serves B phase vectors.
+
 Every Euler step is computed exactly as fixedpoint/golden.py does it (see docs/rtl.md for the schedule):
   1. the conditioning group (rows n..n+M-1, columns n..n+M-1, lanes 0..M-1, weights at drive address G*M+m),
   2. main groups g = 0..G-1 (rows g*L+l, columns 0..n+M-1: K bank for j < n, drive address g*M+j-n above),
@@ -11,16 +17,24 @@ Every Euler step is computed exactly as fixedpoint/golden.py does it (see docs/r
 """
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
-from amaranth.lib import memory, wiring
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import fifo, memory, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
 from fixedpoint.layout import LOAD_TARGETS, stream_lengths
-from fixedpoint.spec import BUS_BITS, HardwareParams
+from fixedpoint.spec import AXI_BURST_BEATS, AXI_BURST_BYTES, AXI_DATA_BITS, BUS_BITS, HardwareParams
 
 from . import regs
 from .cordic import CordicPipeline
+from .lanes import MacLane
+
+#: K read master: bursts in flight (the HP ports advertise 8 outstanding reads, hardware.md §8) and the beat
+#: FIFO that holds them, so a burst is only requested when its beats have room.
+K_READS_IN_FLIGHT = 8
+K_FIFO_BEATS = K_READS_IN_FLIGHT * AXI_BURST_BEATS
+#: AXI encodings of the K read bursts: INCR, 8-byte beats, normal non-cacheable bufferable.
+AXI_BURST_INCR, AXI_CACHE_NORMAL = 1, 0b0011
 
 
 def _bits_for(n: int) -> int:
@@ -28,13 +42,21 @@ def _bits_for(n: int) -> int:
 
 
 class OscillatorCore(wiring.Component):
-    """Top level. Ports: AXI4-Lite slave s_axil_*, AXI4-Stream slave s_axis_* (loads), master m_axis_* (readback), irq."""
+    """Top level. Ports: AXI4-Lite slave s_axil_*, AXI4-Stream slave s_axis_* (loads), master m_axis_* (readback), irq;
+    streamed-K builds add the AXI4 read master m_axi_* (AR and R channels only)."""
 
     def __init__(self, params: HardwareParams):
         self.params = params
         if params.n_total < params.lanes:
             raise ValueError("n + n_cond must be >= lanes (post-processing of a group overlaps the next group's MACs)")
         a, d = regs.ADDR_BITS, regs.DATA_BITS
+        axi = {}
+        if params.k_streamed:
+            axi = {"m_axi_arid": Out(1), "m_axi_araddr": Out(32), "m_axi_arlen": Out(8), "m_axi_arsize": Out(3),
+                   "m_axi_arburst": Out(2), "m_axi_arlock": Out(1), "m_axi_arcache": Out(4), "m_axi_arprot": Out(3),
+                   "m_axi_arvalid": Out(1), "m_axi_arready": In(1),
+                   "m_axi_rid": In(1), "m_axi_rdata": In(AXI_DATA_BITS), "m_axi_rresp": In(2), "m_axi_rlast": In(1),
+                   "m_axi_rvalid": In(1), "m_axi_rready": Out(1)}
         super().__init__({
             "s_axil_awaddr": In(a), "s_axil_awvalid": In(1), "s_axil_awready": Out(1),
             "s_axil_wdata": In(d), "s_axil_wstrb": In(d // 8), "s_axil_wvalid": In(1), "s_axil_wready": Out(1),
@@ -43,7 +65,7 @@ class OscillatorCore(wiring.Component):
             "s_axil_rdata": Out(d), "s_axil_rresp": Out(2), "s_axil_rvalid": Out(1), "s_axil_rready": In(1),
             "s_axis_tdata": In(BUS_BITS), "s_axis_tvalid": In(1), "s_axis_tready": Out(1), "s_axis_tlast": In(1),
             "m_axis_tdata": Out(BUS_BITS), "m_axis_tvalid": Out(1), "m_axis_tready": In(1), "m_axis_tlast": Out(1),
-            "irq": Out(1),
+            "irq": Out(1), **axi,
         })
 
     # Timing facts the benchmark and docs use.
@@ -54,21 +76,27 @@ class OscillatorCore(wiring.Component):
         m = Module()
         p, s = self.params, self.params.spec
         n, M, L, G, nt = p.n, p.n_cond, p.lanes, p.groups, p.n_total
+        B, streamed = p.batch, p.k_streamed
+        BN = B * nt  # phase words of one run (sample-major)
         P, S = s.phase_bits, s.trig_bits
         row_w = _bits_for(nt)
+        idx_w = _bits_for(BN)  # sample * nt + row: phase-memory index
+        b_w = max(1, ceil_log2(B))
 
         # ------------------------------------------------------------------ memories
-        kbanks = [memory.Memory(shape=signed(s.coupling_bits), depth=p.k_bank_depth, init=[]) for _ in range(L)]
+        kbanks = [] if streamed else [memory.Memory(shape=signed(s.coupling_bits), depth=p.k_bank_depth, init=[])
+                                      for _ in range(L)]
         # Drive banks are shallow ((G+1)*M words): distributed RAM, so the block RAM is left for the K banks.
         dbanks = [memory.Memory(shape=signed(s.drive_bits), depth=p.drive_bank_depth, init=[],
                                 attrs={"ram_style": "distributed"}) for _ in range(L)]
         for l in range(L):
-            m.submodules[f"kbank{l}"] = kbanks[l]
+            if not streamed:
+                m.submodules[f"kbank{l}"] = kbanks[l]
             m.submodules[f"dbank{l}"] = dbanks[l]
         gain_mem = memory.Memory(shape=unsigned(s.gain_bits), depth=nt, init=[])
         omega_mem = memory.Memory(shape=signed(BUS_BITS), depth=nt, init=[])
-        phase_mem = memory.Memory(shape=signed(P), depth=nt, init=[])
-        trig_mem = memory.Memory(shape=unsigned(2 * S), depth=2 * nt, init=[])  # [buf*nt + i] = Cat(sin, cos)
+        phase_mem = memory.Memory(shape=signed(P), depth=BN, init=[])  # [b*nt + i]
+        trig_mem = memory.Memory(shape=unsigned(2 * S), depth=2 * BN, init=[])  # [buf*B*nt + b*nt + i] = Cat(sin, cos)
         m.submodules.gain_mem, m.submodules.omega_mem = gain_mem, omega_mem
         m.submodules.phase_mem, m.submodules.trig_mem = phase_mem, trig_mem
 
@@ -83,7 +111,7 @@ class OscillatorCore(wiring.Component):
 
         # ------------------------------------------------------------------ registers
         ctrl_start, ctrl_abort, ctrl_readback, ctrl_clear = Signal(), Signal(), Signal(), Signal()
-        busy, done, overflow, load_error = Signal(), Signal(), Signal(), Signal()
+        busy, done, overflow, load_error, axi_error = Signal(), Signal(), Signal(), Signal(), Signal()
         rb_busy = Signal()
         irq_en = Signal(1)
         irq_st = Signal(1)
@@ -96,16 +124,20 @@ class OscillatorCore(wiring.Component):
         step_cycles = Signal(32)
         step_count = Signal(16)
         scratch = Signal(32)
+        k_addr = Signal(32)
+        k_wait_cnt = Signal(32)
+        k_wait = Signal(32)
         irq_set = Signal()
 
         ro_values = {"ID": regs.CORE_ID, "VERSION": regs.CORE_VERSION, **regs.param_registers(p)}
         read_values = {
             **{k: Const(v, 32) for k, v in ro_values.items()},
             "CTRL": Const(0, 32),
-            "STATUS": Cat(busy, done, overflow, load_error, rb_busy),
+            "STATUS": Cat(busy, done, overflow, load_error, rb_busy, axi_error),
             "IRQ_ENABLE": irq_en, "IRQ_STATUS": irq_st, "STEPS": steps_reg, "GAIN_SHIFT": gain_shift,
             "LOAD_TARGET": load_target, "LOAD_COUNT": load_count, "CYCLES_LO": cycles[:32], "CYCLES_HI": cycles[32:],
             "STEP_CYCLES": step_cycles, "STEP_COUNT": step_count, "SCRATCH": scratch,
+            "K_ADDR": k_addr, "K_WAIT_CYCLES": k_wait,
         }
         missing = {r.name for r in regs.REGISTERS} ^ set(read_values)
         assert not missing, f"register table and RTL disagree on {missing}"
@@ -139,8 +171,9 @@ class OscillatorCore(wiring.Component):
                             pass  # handled below (W1C merges with the set from the core)
                         elif r.name == "SCRATCH":
                             m.d.sync += scratch.eq(wdata)
-                        elif r.name in ("STEPS", "GAIN_SHIFT", "LOAD_TARGET"):
-                            target = {"STEPS": steps_reg, "GAIN_SHIFT": gain_shift, "LOAD_TARGET": load_target}[r.name]
+                        elif r.name in ("STEPS", "GAIN_SHIFT", "LOAD_TARGET", "K_ADDR"):
+                            target = {"STEPS": steps_reg, "GAIN_SHIFT": gain_shift, "LOAD_TARGET": load_target,
+                                      "K_ADDR": k_addr}[r.name]
                             with m.If(~busy & ~rb_busy):
                                 m.d.sync += target.eq(wdata[:len(target)])
                                 if r.name == "LOAD_TARGET":
@@ -169,7 +202,7 @@ class OscillatorCore(wiring.Component):
         lengths = stream_lengths(p)
         per_k = p.lanes_per_word(s.coupling_bits)
         per_d = p.lanes_per_word(s.drive_bits)
-        ld_addr = Signal(_bits_for(max(p.k_bank_depth, p.drive_bank_depth, nt)))
+        ld_addr = Signal(_bits_for(max(p.k_bank_depth, p.drive_bank_depth, BN)))
         ld_chunk = Signal(_bits_for(L))
         tgt_len = Signal(32)
         tgt_chunks = Signal(_bits_for(L))
@@ -206,10 +239,13 @@ class OscillatorCore(wiring.Component):
         for l in range(L):
             ck, tk = divmod(l, per_k)
             cd, td = divmod(l, per_d)
+            if not streamed:
+                m.d.comb += [
+                    k_wr[l].addr.eq(ld_addr), k_wr[l].data.eq(word[tk * s.coupling_bits:(tk + 1) * s.coupling_bits]),
+                    k_wr[l].en.eq(is_tgt["k"] & (ld_chunk == ck)),
+                ]
             m.d.comb += [
-                k_wr[l].addr.eq(ld_addr), k_wr[l].data.eq(word[tk * s.coupling_bits:(tk + 1) * s.coupling_bits]),
-                k_wr[l].en.eq(is_tgt["k"] & (ld_chunk == ck)),
-                d_wr[l].addr.eq(Mux(is_tgt["kcond"], G * M + ld_addr, ld_addr)),
+                d_wr[l].addr.eq(Mux(is_tgt["kcond"], B * G * M + ld_addr, ld_addr)),
                 d_wr[l].data.eq(word[td * s.drive_bits:(td + 1) * s.drive_bits]),
                 d_wr[l].en.eq((is_tgt["drive"] | is_tgt["kcond"]) & (ld_chunk == cd)),
             ]
@@ -224,99 +260,132 @@ class OscillatorCore(wiring.Component):
         m.d.comb += flush.eq(ctrl_abort)
         steps_done = Signal(16)
 
-        # MAC sequencer.
+        # MAC sequencer: groups (conditioning first), columns j, samples b (innermost: one weight, B clocks).
         seq_active = Signal()
         seq_cond = Signal()
         seq_g = Signal(_bits_for(G))
         seq_j = Signal(row_w)
+        seq_b = Signal(b_w)
+        t_off = Signal(idx_w)  # seq_b * nt
+        d_off = Signal(_bits_for(p.drive_bank_depth))  # seq_b * G * M (main groups' drive rows of sample b)
         kaddr = Signal(_bits_for(p.k_bank_depth))
         daddr = Signal(_bits_for(p.drive_bank_depth))
         seq_first = Signal()
         seq_last = Signal()
         seq_usek = Signal()
+        seq_lastb = Signal()
+        stall = Signal()  # streamed K: this column's weights have not arrived yet
+        col_valid, col_pop = Signal(), Signal()
         m.d.comb += [
             seq_usek.eq(seq_j < n),
             seq_first.eq(Mux(seq_cond, seq_j == n, seq_j == 0)),
             seq_last.eq(seq_j == nt - 1),
-            trig_mac_rd.addr.eq(Mux(cur, nt + seq_j, seq_j)),
+            seq_lastb.eq(seq_b == B - 1),
+            trig_mac_rd.addr.eq(Mux(cur, BN, 0) + t_off + seq_j),
         ]
+        if streamed:
+            at_col = Signal()
+            m.d.comb += [at_col.eq(seq_active & seq_usek & (seq_b == 0)),
+                         stall.eq(at_col & ~col_valid), col_pop.eq(at_col & col_valid)]
         for l in range(L):
-            m.d.comb += [k_rd[l].addr.eq(kaddr), d_rd[l].addr.eq(daddr)]
+            if not streamed:
+                m.d.comb += k_rd[l].addr.eq(kaddr)
+            m.d.comb += d_rd[l].addr.eq(daddr + Mux(seq_cond, 0, d_off))
         seq_start = Signal()
         with m.If(seq_start):
-            m.d.sync += [seq_active.eq(1), seq_cond.eq(1), seq_g.eq(0), seq_j.eq(n), kaddr.eq(0), daddr.eq(G * M)]
-        with m.Elif(seq_active):
-            with m.If(seq_last):
-                m.d.sync += [seq_j.eq(0), seq_cond.eq(0), daddr.eq(Mux(seq_cond, 0, daddr + 1))]
-                with m.If(~seq_cond):
-                    m.d.sync += seq_g.eq(seq_g + 1)
-                    with m.If(seq_g == G - 1):
-                        m.d.sync += seq_active.eq(0)
+            m.d.sync += [seq_active.eq(1), seq_cond.eq(1), seq_g.eq(0), seq_j.eq(n), seq_b.eq(0), t_off.eq(0),
+                         d_off.eq(0), kaddr.eq(0), daddr.eq(B * G * M)]
+        with m.Elif(seq_active & ~stall):
+            with m.If(~seq_lastb):
+                m.d.sync += [seq_b.eq(seq_b + 1), t_off.eq(t_off + nt), d_off.eq(d_off + G * M)]
             with m.Else():
-                m.d.sync += seq_j.eq(seq_j + 1)
-                with m.If(seq_usek):
-                    m.d.sync += kaddr.eq(kaddr + 1)
+                m.d.sync += [seq_b.eq(0), t_off.eq(0), d_off.eq(0)]
+                with m.If(seq_last):
+                    m.d.sync += [seq_j.eq(0), seq_cond.eq(0), daddr.eq(Mux(seq_cond, 0, daddr + 1))]
+                    with m.If(~seq_cond):
+                        m.d.sync += seq_g.eq(seq_g + 1)
+                        with m.If(seq_g == G - 1):
+                            m.d.sync += seq_active.eq(0)
                 with m.Else():
-                    m.d.sync += daddr.eq(daddr + 1)
+                    m.d.sync += seq_j.eq(seq_j + 1)
+                    with m.If(seq_usek):
+                        m.d.sync += kaddr.eq(kaddr + 1)
+                    with m.Else():
+                        m.d.sync += daddr.eq(daddr + 1)
         with m.If(flush):
             m.d.sync += seq_active.eq(0)
+        with m.If(stall & ~flush):
+            m.d.sync += k_wait_cnt.eq(k_wait_cnt + 1)
 
         # MAC pipeline: stage 1 = memory data, stage 2 = products, stage 3 = accumulate.
         v1, first1, last1, usek1, cond1, g1 = Signal(), Signal(), Signal(), Signal(), Signal(), Signal(_bits_for(G))
         v2, first2, last2, cond2, g2 = Signal(), Signal(), Signal(), Signal(), Signal(_bits_for(G))
-        m.d.sync += [v1.eq(seq_active & ~flush), first1.eq(seq_first), last1.eq(seq_last), usek1.eq(seq_usek),
-                     cond1.eq(seq_cond), g1.eq(seq_g)]
-        m.d.sync += [v2.eq(v1 & ~flush), first2.eq(first1), last2.eq(last1), cond2.eq(cond1), g2.eq(g1)]
+        b1, b2 = Signal(b_w), Signal(b_w)
+        m.d.sync += [v1.eq(seq_active & ~stall & ~flush), first1.eq(seq_first), last1.eq(seq_last),
+                     usek1.eq(seq_usek), cond1.eq(seq_cond), g1.eq(seq_g), b1.eq(seq_b)]
+        m.d.sync += [v2.eq(v1 & ~flush), first2.eq(first1), last2.eq(last1), cond2.eq(cond1), g2.eq(g1), b2.eq(b1)]
         trig_s = trig_mac_rd.data[:S].as_signed()
         trig_c = trig_mac_rd.data[S:].as_signed()
         wbits = max(s.coupling_bits, s.drive_bits)
-        prod_w = wbits + S
         acc_w = p.acc_bits
-        acc_s = [Signal(signed(acc_w), name=f"acc_s{l}") for l in range(L)]
-        acc_c = [Signal(signed(acc_w), name=f"acc_c{l}") for l in range(L)]
-        sh_s = [Signal(signed(acc_w), name=f"hand_s{l}") for l in range(L)]
-        sh_c = [Signal(signed(acc_w), name=f"hand_c{l}") for l in range(L)]
+        kcol = self._k_stream(m, p, busy, seq_start, flush, col_valid, col_pop, k_addr, axi_error, ctrl_clear) \
+            if streamed else None
         hand = Signal()
         m.d.comb += hand.eq(v2 & last2 & ~flush)
         new_s, new_c = [], []
         for l in range(L):
-            w = Signal(signed(wbits), name=f"w{l}")
-            ps, pc = Signal(signed(prod_w), name=f"ps{l}"), Signal(signed(prod_w), name=f"pc{l}")
-            m.d.comb += w.eq(Mux(usek1, k_rd[l].data, d_rd[l].data))
-            m.d.sync += [ps.eq(w * trig_s), pc.eq(w * trig_c)]
-            ns, nc = Signal(signed(acc_w), name=f"nacc_s{l}"), Signal(signed(acc_w), name=f"nacc_c{l}")
-            m.d.comb += [ns.eq(Mux(first2, 0, acc_s[l]) + ps), nc.eq(Mux(first2, 0, acc_c[l]) + pc)]
-            with m.If(v2):
-                m.d.sync += [acc_s[l].eq(ns), acc_c[l].eq(nc)]
-            new_s.append(ns)
-            new_c.append(nc)
+            lane = MacLane(wbits, S, acc_w, B)
+            m.submodules[f"lane{l}"] = lane
+            if streamed:
+                kw = kcol[(l // per_k) * BUS_BITS + (l % per_k) * s.coupling_bits:][:s.coupling_bits].as_signed()
+            else:
+                kw = k_rd[l].data
+            m.d.comb += [lane.w.eq(Mux(usek1, kw, d_rd[l].data)), lane.trig_s.eq(trig_s), lane.trig_c.eq(trig_c),
+                         lane.acc_en.eq(v2), lane.first.eq(first2), lane.sample.eq(b2)]
+            new_s.append(lane.new_s)
+            new_c.append(lane.new_c)
 
-        # Row feeder: shift register of the finished group's accumulators, one row per clock.
-        rows_left = Signal(_bits_for(L))
-        feed_row = Signal(row_w)
+        # Row feeders, one per sample: a shift register of the finished group's accumulators; the post-processor
+        # takes one row per clock from feeder fb, samples in order (feeder b is full again B*(n+M) clocks later).
         init_active = Signal()
-        init_row = Signal(row_w)
-        post_v, post_row, post_init = Signal(), Signal(row_w), Signal()
+        init_row = Signal(idx_w)
+        fb = Signal(b_w)
+        rows_left = [Signal(_bits_for(L), name=f"rows_left{b}") for b in range(B)]
+        feed_row = [Signal(row_w, name=f"feed_row{b}") for b in range(B)]
+        feeding = Signal()
+        post_v, post_row, post_idx, post_init = Signal(), Signal(row_w), Signal(idx_w), Signal()
         post_s, post_c = Signal(signed(acc_w)), Signal(signed(acc_w))
-        with m.If(hand):
-            m.d.sync += [rows_left.eq(Mux(cond2, M, L)), feed_row.eq(Mux(cond2, n, g2 * L))]
-            for l in range(L):
-                m.d.sync += [sh_s[l].eq(new_s[l]), sh_c[l].eq(new_c[l])]
-        with m.Elif(rows_left != 0):
-            m.d.sync += [rows_left.eq(rows_left - 1), feed_row.eq(feed_row + 1)]
-            for l in range(L - 1):
-                m.d.sync += [sh_s[l].eq(sh_s[l + 1]), sh_c[l].eq(sh_c[l + 1])]
-        m.d.comb += [post_v.eq(((rows_left != 0) | init_active) & ~flush), post_init.eq(init_active),
-                     post_row.eq(Mux(init_active, init_row, feed_row)), post_s.eq(sh_s[0]), post_c.eq(sh_c[0])]
+        heads_s, heads_c = [], []
+        for b in range(B):
+            sh_s = [Signal(signed(acc_w), name=f"hand{b}_s{l}") for l in range(L)]
+            sh_c = [Signal(signed(acc_w), name=f"hand{b}_c{l}") for l in range(L)]
+            with m.If(hand & (b2 == b)):
+                m.d.sync += [rows_left[b].eq(Mux(cond2, M, L)), feed_row[b].eq(Mux(cond2, n, g2 * L))]
+                for l in range(L):
+                    m.d.sync += [sh_s[l].eq(new_s[l]), sh_c[l].eq(new_c[l])]
+            with m.Elif((fb == b) & (rows_left[b] != 0)):
+                m.d.sync += [rows_left[b].eq(rows_left[b] - 1), feed_row[b].eq(feed_row[b] + 1)]
+                for l in range(L - 1):
+                    m.d.sync += [sh_s[l].eq(sh_s[l + 1]), sh_c[l].eq(sh_c[l + 1])]
+                with m.If(rows_left[b] == 1):
+                    m.d.sync += fb.eq(0 if b == B - 1 else b + 1)
+            heads_s.append(sh_s[0])
+            heads_c.append(sh_c[0])
+        m.d.comb += [feeding.eq(Array(rows_left)[fb] != 0),
+                     post_v.eq((feeding | init_active) & ~flush), post_init.eq(init_active),
+                     post_row.eq(Array(feed_row)[fb]),
+                     post_idx.eq(Mux(init_active, init_row, Array(Const(b * nt, idx_w) for b in range(B))[fb]
+                                     + Array(feed_row)[fb])),
+                     post_s.eq(Array(heads_s)[fb]), post_c.eq(Array(heads_c)[fb])]
         with m.If(flush):
-            m.d.sync += [rows_left.eq(0), init_active.eq(0)]
+            m.d.sync += [init_active.eq(0), fb.eq(0)] + [r.eq(0) for r in rows_left]
 
         # ------------------------------------------------------------------ post-processor
         # Q0: issue reads for row i.
         m.d.comb += [gain_rd.addr.eq(post_row), omega_rd.addr.eq(post_row),
-                     trig_post_rd.addr.eq(Mux(cur, nt + post_row, post_row))]
-        rb_addr = Signal(row_w)
-        m.d.comb += phase_rd.addr.eq(Mux(rb_busy, rb_addr, post_row))
+                     trig_post_rd.addr.eq(Mux(cur, BN, 0) + post_idx)]
+        rb_addr = Signal(idx_w)
+        m.d.comb += phase_rd.addr.eq(Mux(rb_busy, rb_addr, post_idx))
 
         def pipe(name, shape, src, valid_chain=False):
             sig = Signal(shape, name=name)
@@ -324,33 +393,33 @@ class OscillatorCore(wiring.Component):
             return sig
 
         q1v = pipe("q1v", 1, post_v, True)
-        q1row, q1init = pipe("q1row", row_w, post_row), pipe("q1init", 1, post_init)
+        q1row, q1init = pipe("q1row", idx_w, post_idx), pipe("q1init", 1, post_init)
         q1s, q1c = pipe("q1s", signed(acc_w), post_s), pipe("q1c", signed(acc_w), post_c)
         # Q1: memory data valid; the two products of the sin/cos identity.
         own_s = trig_post_rd.data[:S].as_signed()
         own_c = trig_post_rd.data[S:].as_signed()
         q2v = pipe("q2v", 1, q1v, True)
-        q2row, q2init = pipe("q2row", row_w, q1row), pipe("q2init", 1, q1init)
+        q2row, q2init = pipe("q2row", idx_w, q1row), pipe("q2init", 1, q1init)
         q2a = pipe("q2a", signed(acc_w + S), own_c * q1s)
         q2b = pipe("q2b", signed(acc_w + S), own_s * q1c)
         q2th, q2om, q2g = (pipe("q2th", signed(P), phase_rd.data), pipe("q2om", signed(BUS_BITS), omega_rd.data),
                            pipe("q2g", unsigned(s.gain_bits), gain_rd.data))
         # Q2: u.
         q3v = pipe("q3v", 1, q2v, True)
-        q3row, q3init, q3th, q3om, q3g = (pipe("q3row", row_w, q2row), pipe("q3init", 1, q2init),
+        q3row, q3init, q3th, q3om, q3g = (pipe("q3row", idx_w, q2row), pipe("q3init", 1, q2init),
                                           pipe("q3th", signed(P), q2th), pipe("q3om", signed(BUS_BITS), q2om),
                                           pipe("q3g", unsigned(s.gain_bits), q2g))
         q3u = pipe("q3u", signed(p.u_bits), q2a - q2b)
         # Q3: (u >> T) * g.
         q4v = pipe("q4v", 1, q3v, True)
-        q4row, q4init, q4th, q4om = (pipe("q4row", row_w, q3row), pipe("q4init", 1, q3init),
+        q4row, q4init, q4th, q4om = (pipe("q4row", idx_w, q3row), pipe("q4init", 1, q3init),
                                      pipe("q4th", signed(P), q3th), pipe("q4om", signed(BUS_BITS), q3om))
         q4x = pipe("q4x", signed(p.scaled_bits), (q3u >> p.pre_shift) * q3g)
         # Q4: d = (x + 2**(R-1)) >> R.
         half = Signal(p.scaled_bits + 1)
         m.d.comb += half.eq((Const(1, 1) << gain_shift)[1:])
         q5v = pipe("q5v", 1, q4v, True)
-        q5row, q5init, q5th, q5om = (pipe("q5row", row_w, q4row), pipe("q5init", 1, q4init),
+        q5row, q5init, q5th, q5om = (pipe("q5row", idx_w, q4row), pipe("q5init", 1, q4init),
                                      pipe("q5th", signed(P), q4th), pipe("q5om", signed(BUS_BITS), q4om))
         q5d = pipe("q5d", signed(p.scaled_bits + 1), (q4x + half) >> gain_shift)
         # Q5: wrap the new phase, detect overflow.
@@ -359,7 +428,7 @@ class OscillatorCore(wiring.Component):
         wrapped = Signal(signed(P))
         m.d.comb += wrapped.eq(total[:P])
         q6v = pipe("q6v", 1, q5v, True)
-        q6row, q6init = pipe("q6row", row_w, q5row), pipe("q6init", 1, q5init)
+        q6row, q6init = pipe("q6row", idx_w, q5row), pipe("q6init", 1, q5init)
         q6ph = pipe("q6ph", signed(P), Mux(q5init, q5th, wrapped))
         q6ovf = pipe("q6ovf", 1, ~q5init & (total != wrapped))
         # Q6: write back, start the CORDIC.
@@ -368,29 +437,29 @@ class OscillatorCore(wiring.Component):
                      phase_wr.data.eq(Mux(busy, q6ph, word[:P]))]
         with m.If(q6v & q6ovf):
             m.d.sync += overflow.eq(1)
-        cordic = CordicPipeline(s, tag_bits=row_w)
+        cordic = CordicPipeline(s, tag_bits=idx_w)
         m.submodules.cordic = cordic
         m.d.comb += [cordic.in_valid.eq(q6v), cordic.in_phase.eq(q6ph), cordic.in_tag.eq(q6row), cordic.flush.eq(flush),
-                     trig_wr.en.eq(cordic.out_valid & busy), trig_wr.addr.eq(Mux(cur, cordic.out_tag, nt + cordic.out_tag)),
+                     trig_wr.en.eq(cordic.out_valid & busy), trig_wr.addr.eq(Mux(cur, 0, BN) + cordic.out_tag),
                      trig_wr.data.eq(Cat(cordic.out_sin, cordic.out_cos))]
 
         # Anything still in flight (the step ends when this drops).
         inflight = Signal()
-        m.d.comb += inflight.eq(seq_active | v1 | v2 | (rows_left != 0) | init_active | q1v | q2v | q3v | q4v | q5v | q6v
-                                | self._cordic_busy(m, cordic))
+        m.d.comb += inflight.eq(seq_active | v1 | v2 | feeding | init_active | q1v | q2v | q3v | q4v | q5v | q6v
+                                | self._cordic_busy(m, cordic) | (self._k_busy if streamed else 0))
 
         # ------------------------------------------------------------------ control FSM
         m.d.sync += cycles.eq(Mux(busy, cycles + 1, cycles))
         m.d.sync += step_cycles_cnt.eq(step_cycles_cnt + 1)
         with m.If(ctrl_clear):
-            m.d.sync += [done.eq(0), overflow.eq(0), load_error.eq(0)]
+            m.d.sync += [done.eq(0), overflow.eq(0), load_error.eq(0), axi_error.eq(0)]
         # The run state machine. ABORT wins over everything (flush clears the pipelines in the same clock).
         with m.FSM(name="ctrl"):
             with m.State("IDLE"):
                 m.d.sync += busy.eq(0)
                 with m.If(ctrl_start & ~rb_busy & ~ctrl_abort):
                     m.d.sync += [busy.eq(1), done.eq(0), overflow.eq(0), cycles.eq(1), steps_done.eq(0),
-                                 step_count.eq(0), init_active.eq(1), init_row.eq(0)]
+                                 step_count.eq(0), init_active.eq(1), init_row.eq(0), axi_error.eq(0)]
                     m.next = "INIT"
             with m.State("INIT"):
                 with m.If(ctrl_abort):
@@ -398,7 +467,7 @@ class OscillatorCore(wiring.Component):
                     m.next = "IDLE"
                 with m.Elif(init_active):
                     m.d.sync += init_row.eq(init_row + 1)
-                    with m.If(init_row == nt - 1):
+                    with m.If(init_row == BN - 1):
                         m.d.sync += init_active.eq(0)
                 with m.Elif(~inflight):
                     m.d.sync += cur.eq(~cur)
@@ -411,9 +480,9 @@ class OscillatorCore(wiring.Component):
                     m.d.sync += [busy.eq(0), done.eq(1)]
                     m.d.comb += irq_set.eq(1)
                     m.next = "IDLE"
-                with m.Else():
+                with m.Elif(~self._k_draining if streamed else Const(1)):
                     m.d.comb += seq_start.eq(1)
-                    m.d.sync += step_cycles_cnt.eq(1)
+                    m.d.sync += [step_cycles_cnt.eq(1), k_wait_cnt.eq(0)]
                     m.next = "STEP"
             with m.State("STEP"):
                 with m.If(ctrl_abort):
@@ -421,19 +490,19 @@ class OscillatorCore(wiring.Component):
                     m.next = "IDLE"
                 with m.Elif(~inflight):
                     m.d.sync += [cur.eq(~cur), steps_done.eq(steps_done + 1), step_count.eq(steps_done + 1),
-                                 step_cycles.eq(step_cycles_cnt)]
+                                 step_cycles.eq(step_cycles_cnt), k_wait.eq(k_wait_cnt)]
                     m.next = "NEXT"
 
         # ------------------------------------------------------------------ readback stream
         rb_hold = Signal()
         m.d.comb += [self.m_axis_tvalid.eq(rb_busy & rb_hold), self.m_axis_tdata.eq(phase_rd.data),
-                     self.m_axis_tlast.eq(rb_addr == nt - 1)]
+                     self.m_axis_tlast.eq(rb_addr == BN - 1)]
         with m.If(rb_busy):
             with m.If(~rb_hold):
                 m.d.sync += rb_hold.eq(1)  # read data for rb_addr arrives this clock
             with m.Elif(self.m_axis_tready):
                 m.d.sync += rb_hold.eq(0)
-                with m.If(rb_addr == nt - 1):
+                with m.If(rb_addr == BN - 1):
                     m.d.sync += rb_busy.eq(0)
                 with m.Else():
                     m.d.sync += rb_addr.eq(rb_addr + 1)
@@ -442,6 +511,95 @@ class OscillatorCore(wiring.Component):
         with m.If(ctrl_abort):
             m.d.sync += [rb_busy.eq(0), rb_hold.eq(0)]
         return m
+
+    def _k_stream(self, m, p, busy, seq_start, flush, col_valid, col_pop, k_addr, axi_error, ctrl_clear):
+        """The K read master of a streamed-K build; returns the column register the lanes read (k_column_words
+        packed words, valid from the clock after `col_pop`).
+
+        From `seq_start` it requests the step's p.k_bursts 16-beat INCR bursts from K_ADDR (burst-aligned: the low
+        bits are ignored) whenever the beat FIFO has room for a whole burst (at most K_READS_IN_FLIGHT in flight),
+        assembles k_column_beats beats into a column and drops the padding beats after the last column. An ABORT
+        drains the reads already issued before the next step may start (self._k_draining). A non-OKAY rresp sets
+        STATUS.AXI_ERROR (sticky). Sets self._k_busy while the step's beats are not all consumed.
+        """
+        D, cb, cw = AXI_DATA_BITS, p.k_column_beats, p.k_column_words
+        used, total = p.k_beats_used, p.k_bursts * AXI_BURST_BEATS
+        kfifo = fifo.SyncFIFOBuffered(width=D, depth=K_FIFO_BEATS)
+        m.submodules.kfifo = kfifo
+        ar_count = Signal(_bits_for(p.k_bursts))
+        ar_addr = Signal(32)
+        reserved = Signal(_bits_for(K_FIFO_BEATS))  # beats in the FIFO plus beats requested but not yet arrived
+        in_flight = Signal(_bits_for(K_READS_IN_FLIGHT + 1))  # bursts whose last beat has not arrived
+        beat_idx = Signal(_bits_for(total))
+        draining = Signal()
+        asm = Signal(cb * D)
+        asm_cnt = Signal(_bits_for(cb))
+        col_next = Signal(cw * BUS_BITS)
+        kcol = Signal(cw * BUS_BITS)
+        self._k_busy = Signal(name="k_busy")
+        self._k_draining = draining
+
+        # AR channel: one ID, in order; bursts meet AXI3's limits, so an HP port takes them unsplit (PG059).
+        m.d.comb += [self.m_axi_arid.eq(0), self.m_axi_araddr.eq(ar_addr), self.m_axi_arlen.eq(AXI_BURST_BEATS - 1),
+                     self.m_axi_arsize.eq(ceil_log2(D // 8)), self.m_axi_arburst.eq(AXI_BURST_INCR),
+                     self.m_axi_arlock.eq(0), self.m_axi_arcache.eq(AXI_CACHE_NORMAL), self.m_axi_arprot.eq(0)]
+        ar_fire = self.m_axi_arvalid & self.m_axi_arready
+        r_fire = self.m_axi_rvalid & self.m_axi_rready
+        issue = Signal()
+        m.d.comb += issue.eq(busy & ~draining & ~self.m_axi_arvalid & (ar_count < p.k_bursts)
+                             & (reserved <= K_FIFO_BEATS - AXI_BURST_BEATS) & (in_flight < K_READS_IN_FLIGHT))
+        with m.If(seq_start):
+            m.d.sync += [ar_count.eq(0), ar_addr.eq(Cat(Const(0, ceil_log2(AXI_BURST_BYTES)),
+                                                        k_addr[ceil_log2(AXI_BURST_BYTES):]))]
+        with m.Elif(ar_fire):
+            m.d.sync += [self.m_axi_arvalid.eq(0), ar_count.eq(ar_count + 1), ar_addr.eq(ar_addr + AXI_BURST_BYTES)]
+        with m.Elif(issue & ~seq_start):
+            m.d.sync += self.m_axi_arvalid.eq(1)
+        # The step's counters start at seq_start; before the first step ar_count must not let a burst out.
+        with m.If(~busy & ~self.m_axi_arvalid):
+            m.d.sync += ar_count.eq(p.k_bursts)
+
+        # R channel into the FIFO (always ready: every beat was reserved).
+        m.d.comb += [self.m_axi_rready.eq(kfifo.w_rdy), kfifo.w_data.eq(self.m_axi_rdata), kfifo.w_en.eq(r_fire)]
+        with m.If(r_fire & (self.m_axi_rresp != 0)):
+            m.d.sync += axi_error.eq(1)
+        m.d.sync += in_flight.eq(in_flight + ar_fire - (r_fire & self.m_axi_rlast))
+
+        # Column assembler: cb beats (lowest address first) -> col_next -> kcol (the lanes' weights).
+        moving = Signal()
+        take = Signal()
+        drop = Signal()
+        m.d.comb += [
+            moving.eq((asm_cnt == cb) & (~col_valid | col_pop)),
+            take.eq(kfifo.r_rdy & ~draining & (beat_idx < used) & ((asm_cnt < cb) | moving)),
+            drop.eq(kfifo.r_rdy & (draining | ((beat_idx >= used) & (beat_idx < total)))),
+            kfifo.r_en.eq(take | drop),
+            self._k_busy.eq(beat_idx < total),
+        ]
+        pops = Signal()
+        m.d.comb += pops.eq(kfifo.r_en & kfifo.r_rdy)
+        m.d.sync += reserved.eq(reserved + Mux(issue & ~seq_start, AXI_BURST_BEATS, 0) - pops)
+        with m.If(take | (drop & ~draining)):
+            m.d.sync += beat_idx.eq(beat_idx + 1)
+        with m.If(take):
+            m.d.sync += asm.eq(kfifo.r_data if cb == 1 else Cat(asm[D:], kfifo.r_data))
+        m.d.sync += asm_cnt.eq(Mux(moving, 0, asm_cnt) + take)
+        with m.If(moving):
+            m.d.sync += [col_next.eq(asm[:cw * BUS_BITS]), col_valid.eq(1)]
+        with m.Elif(col_pop):
+            m.d.sync += col_valid.eq(0)
+        with m.If(col_pop):
+            m.d.sync += kcol.eq(col_next)
+        with m.If(seq_start):
+            m.d.sync += [beat_idx.eq(0), asm_cnt.eq(0), col_valid.eq(0)]
+        with m.If(~busy & ~seq_start):
+            m.d.sync += beat_idx.eq(total)  # idle: no step's beats expected
+        # ABORT: stop consuming; drop every beat of the bursts already requested, then allow the next step.
+        with m.If(flush & (self._k_busy | self.m_axi_arvalid | (in_flight != 0) | (reserved != 0))):
+            m.d.sync += [draining.eq(1), beat_idx.eq(total), asm_cnt.eq(0), col_valid.eq(0)]
+        with m.Elif(draining & ~self.m_axi_arvalid & (in_flight == 0) & (reserved == 0)):
+            m.d.sync += draining.eq(0)
+        return kcol
 
     @staticmethod
     def _cordic_busy(m, cordic):

@@ -20,7 +20,7 @@ from fixedpoint.spec import BUS_BITS, HardwareParams, NumericsSpec
 #: Magic number in the ID register: ASCII "OSC1".
 CORE_ID = 0x4F534331
 #: Register-map / RTL interface version (major << 16 | minor). Bump on any change the host must know about.
-CORE_VERSION = 0x0001_0000
+CORE_VERSION = 0x0001_0001
 #: AXI4-Lite address width (a 4 KiB window; registers are 32-bit words at 4-byte offsets).
 ADDR_BITS = 12
 DATA_BITS = BUS_BITS
@@ -89,6 +89,8 @@ REGISTERS: tuple[Register, ...] = (
         _f("OVERFLOW", 2, 1, "sticky: a phase left the signed phase word during the last run"),
         _f("LOAD_ERROR", 3, 1, "sticky: a load stream was too long, too short at tlast, or had no valid target"),
         _f("READBACK_BUSY", 4, 1, "readback stream in progress"),
+        _f("AXI_ERROR", 5, 1, "sticky: a K read from DDR answered SLVERR/DECERR (streamed-K builds; cleared by START "
+           "or CTRL.CLEAR)"),
     )),
     Register("IRQ_ENABLE", 0x2C, "RW", "Interrupt enables.", (_f("DONE", 0, 1, "raise irq when a run finishes"),)),
     Register("IRQ_STATUS", 0x30, "W1C", "Interrupt status; irq = |(IRQ_STATUS & IRQ_ENABLE).",
@@ -105,6 +107,14 @@ REGISTERS: tuple[Register, ...] = (
     Register("STEP_CYCLES", 0x4C, "RO", "Cycles of the last completed Euler step."),
     Register("STEP_COUNT", 0x50, "RO", "Euler steps completed in the current / last run."),
     Register("SCRATCH", 0x54, "RW", "Free scratch register (bus test)."),
+    Register("BUILD", 0x58, "RO", "Build variant.", (
+        _f("BATCH", 0, 8, "samples per run B (each K weight feeds B phase vectors)"),
+        _f("K_IN_DDR", 8, 1, "1: K is streamed from DDR through m_axi (K_ADDR); 0: K is loaded into block RAM"),
+    )),
+    Register("K_ADDR", 0x5C, "RW", "Streamed-K builds: bus address of the K image in DDR (fixedpoint.layout.k_ddr_words; "
+             "128-byte aligned, the low 7 bits are ignored; writes ignored while busy)."),
+    Register("K_WAIT_CYCLES", 0x60, "RO", "Cycles of the last completed Euler step in which the MAC lanes waited for K "
+             "from DDR (0 on on-chip-K builds)."),
 )
 
 BY_NAME = {r.name: r for r in REGISTERS}
@@ -160,6 +170,7 @@ def param_registers(params: HardwareParams) -> dict[str, int]:
     s = params.spec
     return {
         "N": params.n, "N_COND": params.n_cond, "LANES": params.lanes,
+        "BUILD": pack("BUILD", BATCH=params.batch, K_IN_DDR=int(params.k_streamed)),
         "SPEC0": pack("SPEC0", PHASE_FRAC_BITS=s.phase_frac_bits, PHASE_TURN_BITS=s.phase_turn_bits,
                       CORDIC_IN_BITS=s.cordic_in_bits, TRIG_BITS=s.trig_bits),
         "SPEC1": pack("SPEC1", CORDIC_ITERS=s.cordic_iters, CORDIC_GUARD_BITS=s.cordic_guard_bits,
@@ -178,7 +189,9 @@ def params_from_registers(values: dict[str, int]) -> HardwareParams:
                         cordic_iters=s1["CORDIC_ITERS"], cordic_guard_bits=s1["CORDIC_GUARD_BITS"],
                         cordic_angle_guard_bits=s1["CORDIC_ANGLE_GUARD_BITS"], coupling_bits=s1["COUPLING_BITS"],
                         drive_bits=s2["DRIVE_BITS"], gain_bits=s2["GAIN_BITS"])
-    p = HardwareParams(n=values["N"], n_cond=values["N_COND"], lanes=values["LANES"], spec=spec)
+    build = unpack("BUILD", values["BUILD"])
+    p = HardwareParams(n=values["N"], n_cond=values["N_COND"], lanes=values["LANES"], spec=spec, batch=build["BATCH"],
+                       k_source="ddr" if build["K_IN_DDR"] else "bram")
     if p.pre_shift != s2["PRE_SHIFT"] or p.acc_bits != s2["ACC_BITS"]:
         raise ValueError(f"core reports pre_shift={s2['PRE_SHIFT']}, acc_bits={s2['ACC_BITS']} but its spec implies "
                          f"{p.pre_shift}, {p.acc_bits}: core and fixedpoint/ disagree; rebuild the bitstream")
