@@ -1,6 +1,7 @@
 """Write the core's Verilog (and the register-map exports) for one build.
 
     python -m rtl.build --n 1024 --n-cond 8 --lanes 64 --format pynq-z2-n1024 --out build/rtl
+    python -m rtl.build --n 6656 --n-cond 1 --lanes 64 --format pynq-z2-n1024 --k-source ddr --batch 4 --out build/rtl
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from pathlib import Path
 
 from fixedpoint import cli
 from fixedpoint.files import write_atomic
-from fixedpoint.spec import FORMATS, HardwareParams, get_format
+from fixedpoint.spec import FORMATS, K_SOURCES, HardwareParams, get_format
 
 #: Top-level module name in the generated Verilog.
 TOP = "osc_core"
@@ -63,7 +64,8 @@ def write_verilog(params: HardwareParams, out_dir: str | os.PathLike) -> Path:
 
 
 def params_from_args(args) -> HardwareParams:
-    return HardwareParams(n=args.n, n_cond=args.n_cond, lanes=args.lanes, spec=get_format(args.format))
+    return HardwareParams(n=args.n, n_cond=args.n_cond, lanes=args.lanes, spec=get_format(args.format),
+                          batch=args.batch, k_source=args.k_source)
 
 
 def add_param_args(ap: argparse.ArgumentParser) -> None:
@@ -72,6 +74,9 @@ def add_param_args(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--lanes", type=cli.positive_int, required=True, help="MAC lanes")
     ap.add_argument("--format", default="default", choices=sorted(FORMATS),
                     help="numerics format from fixedpoint.spec.FORMATS")
+    ap.add_argument("--batch", type=cli.positive_int, default=1, help="samples per run sharing each pass over K")
+    ap.add_argument("--k-source", choices=K_SOURCES, default="bram",
+                    help="bram: K in on-chip banks; ddr: K streamed from DDR through an AXI4 read master")
 
 
 def main(argv=None) -> int:

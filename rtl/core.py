@@ -17,7 +17,7 @@ Every Euler step is computed exactly as fixedpoint/golden.py does it (see docs/r
 """
 from __future__ import annotations
 
-from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import fifo, memory, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
@@ -39,6 +39,15 @@ AXI_BURST_INCR, AXI_CACHE_NORMAL = 1, 0b0011
 
 def _bits_for(n: int) -> int:
     return max(1, ceil_log2(n + 1))
+
+
+def _pick(values, index):
+    """values[index] as a chain of 2:1 multiplexers (values[0] when out of range). Not `Array`: its generated
+    `case` with an x default stays x in Icarus until the index changes."""
+    out = values[0]
+    for k in range(1, len(values)):
+        out = Mux(index == k, values[k], out)
+    return out
 
 
 class OscillatorCore(wiring.Component):
@@ -371,12 +380,12 @@ class OscillatorCore(wiring.Component):
                     m.d.sync += fb.eq(0 if b == B - 1 else b + 1)
             heads_s.append(sh_s[0])
             heads_c.append(sh_c[0])
-        m.d.comb += [feeding.eq(Array(rows_left)[fb] != 0),
+        m.d.comb += [feeding.eq(_pick(rows_left, fb) != 0),
                      post_v.eq((feeding | init_active) & ~flush), post_init.eq(init_active),
-                     post_row.eq(Array(feed_row)[fb]),
-                     post_idx.eq(Mux(init_active, init_row, Array(Const(b * nt, idx_w) for b in range(B))[fb]
-                                     + Array(feed_row)[fb])),
-                     post_s.eq(Array(heads_s)[fb]), post_c.eq(Array(heads_c)[fb])]
+                     post_row.eq(_pick(feed_row, fb)),
+                     post_idx.eq(Mux(init_active, init_row, _pick([Const(b * nt, idx_w) for b in range(B)], fb)
+                                     + _pick(feed_row, fb))),
+                     post_s.eq(_pick(heads_s, fb)), post_c.eq(_pick(heads_c, fb))]
         with m.If(flush):
             m.d.sync += [init_active.eq(0), fb.eq(0)] + [r.eq(0) for r in rows_left]
 

@@ -10,7 +10,7 @@ registered (stage 2); at stage 2 `acc_en`, `first` and `sample` select the accum
 """
 from __future__ import annotations
 
-from amaranth.hdl import Array, Module, Mux, Signal, signed
+from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
@@ -32,11 +32,14 @@ class MacLane(wiring.Component):
         prod_w = self.weight_bits + self.trig_bits
         ps, pc = Signal(signed(prod_w)), Signal(signed(prod_w))
         m.d.sync += [ps.eq(self.w * self.trig_s), pc.eq(self.w * self.trig_c)]
-        acc_s = Array(Signal(signed(self.acc_bits), name=f"acc_s{b}") for b in range(self.batch))
-        acc_c = Array(Signal(signed(self.acc_bits), name=f"acc_c{b}") for b in range(self.batch))
-        sel = self.sample if self.batch > 1 else 0
-        m.d.comb += [self.new_s.eq(Mux(self.first, 0, acc_s[sel]) + ps),
-                     self.new_c.eq(Mux(self.first, 0, acc_c[sel]) + pc)]
-        with m.If(self.acc_en):
-            m.d.sync += [acc_s[sel].eq(self.new_s), acc_c[sel].eq(self.new_c)]
+        acc_s = [Signal(signed(self.acc_bits), name=f"acc_s{b}") for b in range(self.batch)]
+        acc_c = [Signal(signed(self.acc_bits), name=f"acc_c{b}") for b in range(self.batch)]
+        cur_s, cur_c = acc_s[0], acc_c[0]
+        for b in range(1, self.batch):  # 2:1 multiplexers (an `Array` case stays x in Icarus; see core._pick)
+            cur_s, cur_c = Mux(self.sample == b, acc_s[b], cur_s), Mux(self.sample == b, acc_c[b], cur_c)
+        m.d.comb += [self.new_s.eq(Mux(self.first, 0, cur_s) + ps),
+                     self.new_c.eq(Mux(self.first, 0, cur_c) + pc)]
+        for b in range(self.batch):
+            with m.If(self.acc_en & ((self.sample == b) if self.batch > 1 else 1)):
+                m.d.sync += [acc_s[b].eq(self.new_s), acc_c[b].eq(self.new_c)]
         return m

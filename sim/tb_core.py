@@ -61,7 +61,7 @@ async def run_request(drv: CoreDriver, image, class_id: int, phases0: np.ndarray
     for name, words in request_streams(image, class_id, phases0).items():
         await drv.load(name, words)
     status = await drv.run(steps, image.gain_shift, cycle_bound(p, steps))
-    words = await drv.readback(p.n_total)
+    words = await drv.readback(p.state_words)
     return words_to_phases(words, p), status
 
 
@@ -234,7 +234,7 @@ async def test_registers(dut):
     await drv.write("STEPS", 0)
     await drv.write("IRQ_ENABLE", 0)
     await drv.write("CTRL", regs.bits("CTRL", "START"))
-    await ClockCycles(dut.clk, p.n_total + 100)
+    await ClockCycles(dut.clk, p.state_words + 100)
     assert await drv.read("IRQ_STATUS") == 1
     assert int(dut.irq.value) == 0  # masked
     await drv.write("IRQ_ENABLE", 1)
@@ -314,7 +314,7 @@ async def test_reset_and_abort_mid_run(dut):
     await drv.write("CTRL", regs.bits("CTRL", "START"))
     await drv.wait_irq(cycle_bound(p, 3))
     await drv.write("IRQ_STATUS", 1)
-    got = words_to_phases(await drv.readback(p.n_total), p)
+    got = words_to_phases(await drv.readback(p.state_words), p)
     exp = golden.run(0, phases0[None], steps=3)
     check(got, exp.phases[0], await drv.read("STATUS"), exp.overflow[0], "abort in init, immediate restart")
     _record("test_reset_and_abort_mid_run", o, 3)

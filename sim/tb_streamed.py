@@ -1,0 +1,132 @@
+"""cocotb regression of the streamed-K core (K read from DDR over AXI4) against fixedpoint.golden, bit for bit.
+
+The DDR is cocotbext-axi's AxiRamRead holding fixedpoint.layout.k_ddr_words at K_BASE; its AR and R channels
+stall at random (pause generators), so results must not depend on when K arrives. Build parameters come from
+OSC_PARAMS, options from OSC_OPTS (tests/test_sim_streamed.py sets both). The register, load-error and
+reset/abort tests of sim/tb_core.py run on this build too (imported below).
+"""
+from __future__ import annotations
+
+import random
+
+import cocotb
+import numpy as np
+from cocotb.triggers import ClockCycles
+from cocotbext.axi import AxiRamRead, AxiReadBus
+
+from fixedpoint.golden import GoldenModel, initial_phases
+from fixedpoint.layout import k_ddr_words, request_streams
+from rtl import regs
+from sim.bfm import CoreDriver
+from sim.images import random_image
+from sim.tb_core import _opts, _params, check, load_model, run_request
+from sim.tb_core import test_load_errors, test_registers  # noqa: F401  (run on the streamed build too)
+
+#: Where the K image sits in the simulated DDR (4 KiB aligned, not 0, so address bits are exercised).
+K_BASE = 0x3000
+
+
+class DdrWindow(AxiRamRead):
+    """cocotbext-axi's AXI RAM that answers SLVERR beyond `limit` (where the board's DDR would decode-error)."""
+
+    def __init__(self, *args, limit: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.limit = limit
+
+    async def _read(self, address, length):
+        if address + length > self.limit:
+            raise ValueError(f"read of {length} bytes at {address:#x} beyond {self.limit:#x}")
+        return await super()._read(address, length)
+
+
+def ddr(dut, p, rng: random.Random | None, limit: int | None = None) -> AxiRamRead:
+    size = K_BASE + p.k_ddr_bytes
+    ram = DdrWindow(AxiReadBus.from_prefix(dut, "m_axi"), dut.clk, dut.rst, size=size, limit=limit or size)
+    ram.log.setLevel("WARNING")
+    if rng is not None:
+        ram.ar_channel.set_pause_generator(iter(lambda: rng.random() < 0.4, None))
+        ram.r_channel.set_pause_generator(iter(lambda: rng.random() < 0.3, None))
+    return ram
+
+
+async def load_k(drv: CoreDriver, ram: AxiRamRead, image, base: int = K_BASE):
+    ram.write(base, k_ddr_words(image).astype("<u4").tobytes())
+    await drv.write("K_ADDR", base)
+
+
+@cocotb.test()
+async def test_streamed_golden_runs(dut):
+    """Random images (n_cond and classes from the build options), B samples of mixed classes per run, 10 steps,
+    the DDR stalling at random: every phase of every sample equals the golden model; cycles and K waits checked."""
+    p, o = _params(), _opts()
+    rng = random.Random(o.get("seed", 1))
+    drv = CoreDriver(dut)
+    ram = ddr(dut, p, rng if o.get("stalls", True) else None)
+    await drv.reset()
+    for img_k in range(o.get("images", 1)):
+        classes = o.get("classes", 4)
+        image = random_image(p, seed=rng.randrange(1 << 30), num_classes=classes, num_steps=10,
+                             k_scale=rng.choice([0.5, 1.0, 3.0]))
+        await load_model(drv, image)
+        await load_k(drv, ram, image)
+        golden = GoldenModel(image)
+        for run_k in range(o.get("runs", 2)):
+            ids = np.array([rng.randrange(classes) for _ in range(p.batch)])
+            steps = 10 if run_k == 0 else rng.randint(0, 10)
+            phases0 = initial_phases(rng.randrange(1 << 30), p.batch, p.n_total, p.spec)
+            got, status = await run_request(drv, image, ids, phases0, steps)
+            exp = golden.run(ids, phases0, steps=steps)
+            assert not status & regs.bits("STATUS", "AXI_ERROR"), "AXI read error"
+            check(got, exp.phases.reshape(-1), status, exp.overflow.any(),
+                  f"image {img_k} run {run_k} classes {ids.tolist()} steps {steps}")
+            assert await drv.read("STEP_COUNT") == steps
+            if steps:
+                step_cycles = await drv.read("STEP_CYCLES")
+                wait = await drv.read("K_WAIT_CYCLES")
+                compute = step_cycles - wait
+                assert p.mac_cycles_per_step < step_cycles and wait < step_cycles
+                assert compute <= p.mac_cycles_per_step + p.batch * (p.n_cond + p.lanes) + 64, (step_cycles, wait)
+
+
+@cocotb.test()
+async def test_abort_with_reads_in_flight(dut):
+    """ABORT while K bursts are in flight, then START at once: the stale beats are dropped, the run is exact."""
+    p, o = _params(), _opts()
+    rng = random.Random(o.get("seed", 1) + 11)
+    drv = CoreDriver(dut)
+    ram = ddr(dut, p, rng)
+    await drv.reset()
+    image = random_image(p, seed=21, num_classes=3, num_steps=3)
+    await load_model(drv, image)
+    await load_k(drv, ram, image)
+    golden = GoldenModel(image)
+    ids = np.arange(p.batch) % 3
+    for delay in (p.state_words + 40, p.state_words + 40 + p.mac_cycles_per_step // 2):
+        phases0 = initial_phases(rng.randrange(1000), p.batch, p.n_total, p.spec)
+        for name, words in request_streams(image, ids, phases0).items():
+            await drv.load(name, words)
+        await drv.write("STEPS", 3)
+        await drv.write("GAIN_SHIFT", image.gain_shift)
+        await drv.write("CTRL", regs.bits("CTRL", "START"))
+        await ClockCycles(dut.clk, delay)
+        await drv.write("CTRL", regs.bits("CTRL", "ABORT"))
+        got, status = await run_request(drv, image, ids, phases0, 3)
+        exp = golden.run(ids, phases0, steps=3)
+        check(got, exp.phases.reshape(-1), status, exp.overflow.any(), f"restart after abort at {delay}")
+
+
+@cocotb.test()
+async def test_axi_error(dut):
+    """A K address outside the memory answers SLVERR: STATUS.AXI_ERROR is set (and cleared by CTRL.CLEAR)."""
+    p = _params()
+    drv = CoreDriver(dut)
+    ddr(dut, p, None, limit=K_BASE + 128)  # all but the first burst of the K image lie beyond the memory
+    await drv.reset()
+    image = random_image(p, seed=3, num_steps=1)
+    await load_model(drv, image)
+    await drv.write("K_ADDR", K_BASE)
+    phases0 = initial_phases(1, p.batch, p.n_total, p.spec)
+    _, status = await run_request(drv, image, 0, phases0, 1)
+    assert status & regs.bits("STATUS", "AXI_ERROR") and status & regs.bits("STATUS", "DONE")
+    await drv.write("CTRL", regs.bits("CTRL", "CLEAR"))
+    assert not await drv.read("STATUS") & regs.bits("STATUS", "AXI_ERROR")
