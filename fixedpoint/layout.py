@@ -7,8 +7,9 @@ Oscillator i lives in lane i % L at group i // L; bank address = group * columns
 
 Batches (params.batch = B): the per-request loads carry B samples, sample-major (sample b's drive rows, then
 sample b+1's; phase words likewise), and the readback returns B * (n + n_cond) words in the same order.
-Streamed-K builds (params.k_source == "ddr") have no "k" load: K sits in DDR as `k_ddr_words` (the same
-lane-packed columns, each padded to whole AXI beats, the whole image padded to whole 16-beat bursts).
+Streamed-K builds (params.k_source == "ddr") have no "k" load: K sits in DDR as `k_ddr_planes` (the same
+lane-packed columns, each padded to whole wide beats, split by AXI beat over the read ports' planes, each plane
+padded to whole 16-beat bursts).
 """
 from __future__ import annotations
 
@@ -74,18 +75,24 @@ def k_words(image: HardwareImage) -> np.ndarray:
     return pack_lanes(k_banked(p, image.k), s.coupling_bits, p.lanes_per_word(s.coupling_bits))
 
 
-def k_ddr_words(image: HardwareImage) -> np.ndarray:
-    """The K image a streamed-K build reads from DDR each Euler step, as little-endian uint32 words.
+def k_ddr_planes(image: HardwareImage) -> np.ndarray:
+    """The K image a streamed-K build reads from DDR each Euler step: (k_ports, k_plane_bytes // 4) uint32 words
+    (little-endian), plane p for AXI read master p.
 
-    Column c (= group * n + j, the order the lanes consume) starts at byte c * k_column_beats * 8; its
-    k_column_words packed words are followed by zero words up to a whole AXI beat; the image is zero-padded
-    to params.k_ddr_bytes (whole 16-beat bursts). Shape (k_ddr_bytes // 4,).
+    The logical K stream is a sequence of wide beats of k_ports * 64 bits: column c (= group * n + j, the order
+    the lanes consume) fills k_column_beats wide beats, its k_column_words packed words first, then zeros.
+    AXI beat p (bits [64p, 64p+64)) of every wide beat goes to plane p, in order; each plane is zero-padded to
+    whole 16-beat bursts (k_plane_bytes). With one port the plane is simply the padded columns.
     """
     p = image.params
-    cols = k_words(image).reshape(p.k_bank_depth, p.k_column_words)
-    beat_words = p.k_column_beats * (AXI_DATA_BITS // BUS_BITS)
-    out = np.zeros(p.k_ddr_bytes // 4, dtype=np.uint32)
-    out[: p.k_bank_depth * beat_words].reshape(p.k_bank_depth, beat_words)[:, : p.k_column_words] = cols
+    wide_words = p.k_beat_bits // BUS_BITS
+    col_stride = p.k_column_beats * wide_words
+    stream = np.zeros((p.k_bank_depth, col_stride), dtype=np.uint32)
+    stream[:, : p.k_column_words] = k_words(image).reshape(p.k_bank_depth, p.k_column_words)
+    beats = stream.reshape(p.k_beats_used, p.k_ports, AXI_DATA_BITS // BUS_BITS)
+    out = np.zeros((p.k_ports, p.k_plane_bytes // 4), dtype=np.uint32)
+    for port in range(p.k_ports):
+        out[port, : beats.shape[0] * beats.shape[2]] = beats[:, port, :].reshape(-1)
     return out
 
 

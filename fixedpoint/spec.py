@@ -36,6 +36,8 @@ AXI_BURST_BEATS = 16
 AXI_BURST_BYTES = AXI_BURST_BEATS * AXI_DATA_BITS // 8
 #: Where the main coupling K lives: on-chip block RAM, or DDR, streamed once per Euler step.
 K_SOURCES = ("bram", "ddr")
+#: Most K read masters (HP ports) a streamed-K build may use; the XC7Z020 has four HP ports.
+K_PORTS_MAX = 4
 
 
 def signed_bits(bound: int) -> int:
@@ -150,8 +152,9 @@ class HardwareParams:
 
     batch (B): samples per run; every weight the lanes read feeds B phase vectors (one per clock), so a run
     of B samples reads K once per Euler step. k_source: "bram" keeps K in on-chip banks (loaded once per
-    model); "ddr" streams K from DDR through an AXI4 read master once per Euler step, laid out as
-    `k_ddr_bytes` of 16-beat bursts (fixedpoint.layout.k_ddr_words; docs/numerics.md §9).
+    model); "ddr" streams K from DDR once per Euler step through k_ports AXI4 read masters (one per HP port),
+    each reading its own plane of `k_plane_bytes` in 16-beat bursts (fixedpoint.layout.k_ddr_planes;
+    docs/numerics.md §9).
     """
 
     n: int
@@ -160,6 +163,7 @@ class HardwareParams:
     spec: NumericsSpec = field(default_factory=NumericsSpec)
     batch: int = 1
     k_source: str = "bram"
+    k_ports: int = 1
 
     def __post_init__(self):
         if self.n < 1 or self.n_cond < 1 or self.lanes < 1:
@@ -168,6 +172,8 @@ class HardwareParams:
             raise ValueError(f"batch must be 1..64 (got {self.batch})")
         if self.k_source not in K_SOURCES:
             raise ValueError(f"k_source must be one of {K_SOURCES} (got {self.k_source!r})")
+        if not 1 <= self.k_ports <= K_PORTS_MAX or (self.k_ports > 1 and not self.k_streamed):
+            raise ValueError(f"k_ports must be 1..{K_PORTS_MAX}, and 1 unless K is streamed from DDR (got {self.k_ports})")
         if self.n % self.lanes:
             raise ValueError(f"n={self.n} must be a multiple of lanes={self.lanes}")
         if self.n_cond > self.lanes:
@@ -227,24 +233,34 @@ class HardwareParams:
         return self.lanes // self.lanes_per_word(self.spec.coupling_bits)
 
     @property
+    def k_beat_bits(self) -> int:
+        """Bits the K reader takes per clock: one AXI beat from every port (a "wide beat")."""
+        return self.k_ports * AXI_DATA_BITS
+
+    @property
     def k_column_beats(self) -> int:
-        """AXI beats per K column in DDR: a column is zero-padded to whole beats."""
-        return -(-self.k_column_words * BUS_BITS // AXI_DATA_BITS)
+        """Wide beats per K column: a column is zero-padded to whole wide beats."""
+        return -(-self.k_column_words * BUS_BITS // self.k_beat_bits)
 
     @property
     def k_beats_used(self) -> int:
-        """Beats of K the lanes consume per Euler step."""
+        """Wide beats of K the lanes consume per Euler step (each port delivers this many AXI beats)."""
         return self.k_bank_depth * self.k_column_beats
 
     @property
     def k_bursts(self) -> int:
-        """16-beat read bursts per Euler step (the image is zero-padded to whole bursts)."""
+        """16-beat read bursts per port and Euler step (each plane is zero-padded to whole bursts)."""
         return -(-self.k_beats_used // AXI_BURST_BEATS)
 
     @property
-    def k_ddr_bytes(self) -> int:
-        """Size of the K image in DDR: read once per Euler step."""
+    def k_plane_bytes(self) -> int:
+        """Bytes of one port's K plane in DDR (read once per Euler step)."""
         return self.k_bursts * AXI_BURST_BYTES
+
+    @property
+    def k_ddr_bytes(self) -> int:
+        """Bytes of K in DDR over all planes: what one Euler step reads."""
+        return self.k_ports * self.k_plane_bytes
 
     # --- widths ----------------------------------------------------------------------------
     @property
@@ -283,13 +299,13 @@ class HardwareParams:
     def to_dict(self) -> dict:
         d = {"n": self.n, "n_cond": self.n_cond, "lanes": self.lanes, "spec": self.spec.to_dict()}
         if self.batch != 1 or self.k_source != "bram":  # on-chip single-sample builds keep their original form
-            d.update(batch=self.batch, k_source=self.k_source)
+            d.update(batch=self.batch, k_source=self.k_source, k_ports=self.k_ports)
         return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "HardwareParams":
         return cls(n=int(d["n"]), n_cond=int(d["n_cond"]), lanes=int(d["lanes"]), spec=NumericsSpec.from_dict(d["spec"]),
-                   batch=int(d.get("batch", 1)), k_source=str(d.get("k_source", "bram")))
+                   batch=int(d.get("batch", 1)), k_source=str(d.get("k_source", "bram")), k_ports=int(d.get("k_ports", 1)))
 
     def with_spec(self, **changes) -> "HardwareParams":
         return replace(self, spec=replace(self.spec, **changes))

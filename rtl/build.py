@@ -1,7 +1,7 @@
 """Write the core's Verilog (and the register-map exports) for one build.
 
     python -m rtl.build --n 1024 --n-cond 8 --lanes 64 --format pynq-z2-n1024 --out build/rtl
-    python -m rtl.build --n 6656 --n-cond 1 --lanes 64 --format pynq-z2-n1024 --k-source ddr --batch 4 --out build/rtl
+    python -m rtl.build --n 6656 --n-cond 1 --lanes 64 --format pynq-z2-n1024 --k-source ddr --batch 4 --k-ports 2 --out build/rtl
 """
 from __future__ import annotations
 
@@ -65,7 +65,7 @@ def write_verilog(params: HardwareParams, out_dir: str | os.PathLike) -> Path:
 
 def params_from_args(args) -> HardwareParams:
     return HardwareParams(n=args.n, n_cond=args.n_cond, lanes=args.lanes, spec=get_format(args.format),
-                          batch=args.batch, k_source=args.k_source)
+                          batch=args.batch, k_source=args.k_source, k_ports=args.k_ports)
 
 
 def add_param_args(ap: argparse.ArgumentParser) -> None:
@@ -76,7 +76,8 @@ def add_param_args(ap: argparse.ArgumentParser) -> None:
                     help="numerics format from fixedpoint.spec.FORMATS")
     ap.add_argument("--batch", type=cli.positive_int, default=1, help="samples per run sharing each pass over K")
     ap.add_argument("--k-source", choices=K_SOURCES, default="bram",
-                    help="bram: K in on-chip banks; ddr: K streamed from DDR through an AXI4 read master")
+                    help="bram: K in on-chip banks; ddr: K streamed from DDR through AXI4 read masters")
+    ap.add_argument("--k-ports", type=int, default=1, help="K read masters (HP ports) of a --k-source ddr build")
 
 
 def main(argv=None) -> int:

@@ -60,12 +60,12 @@ class OscillatorCore(wiring.Component):
             raise ValueError("n + n_cond must be >= lanes (post-processing of a group overlaps the next group's MACs)")
         a, d = regs.ADDR_BITS, regs.DATA_BITS
         axi = {}
-        if params.k_streamed:
-            axi = {"m_axi_arid": Out(1), "m_axi_araddr": Out(32), "m_axi_arlen": Out(8), "m_axi_arsize": Out(3),
-                   "m_axi_arburst": Out(2), "m_axi_arlock": Out(1), "m_axi_arcache": Out(4), "m_axi_arprot": Out(3),
-                   "m_axi_arvalid": Out(1), "m_axi_arready": In(1),
-                   "m_axi_rid": In(1), "m_axi_rdata": In(AXI_DATA_BITS), "m_axi_rresp": In(2), "m_axi_rlast": In(1),
-                   "m_axi_rvalid": In(1), "m_axi_rready": Out(1)}
+        for q in range(params.k_ports if params.k_streamed else 0):
+            axi.update({f"m_axi{q}_{name}": sig for name, sig in (
+                ("arid", Out(1)), ("araddr", Out(32)), ("arlen", Out(8)), ("arsize", Out(3)), ("arburst", Out(2)),
+                ("arlock", Out(1)), ("arcache", Out(4)), ("arprot", Out(3)), ("arvalid", Out(1)), ("arready", In(1)),
+                ("rid", In(1)), ("rdata", In(AXI_DATA_BITS)), ("rresp", In(2)), ("rlast", In(1)), ("rvalid", In(1)),
+                ("rready", Out(1)))})
         super().__init__({
             "s_axil_awaddr": In(a), "s_axil_awvalid": In(1), "s_axil_awready": Out(1),
             "s_axil_wdata": In(d), "s_axil_wstrb": In(d // 8), "s_axil_wvalid": In(1), "s_axil_wready": Out(1),
@@ -133,7 +133,7 @@ class OscillatorCore(wiring.Component):
         step_cycles = Signal(32)
         step_count = Signal(16)
         scratch = Signal(32)
-        k_addr = Signal(32)
+        k_addr = [Signal(32, name=f"k_addr{q}") for q in range(regs.K_PORTS_MAX)]
         k_wait_cnt = Signal(32)
         k_wait = Signal(32)
         irq_set = Signal()
@@ -146,7 +146,7 @@ class OscillatorCore(wiring.Component):
             "IRQ_ENABLE": irq_en, "IRQ_STATUS": irq_st, "STEPS": steps_reg, "GAIN_SHIFT": gain_shift,
             "LOAD_TARGET": load_target, "LOAD_COUNT": load_count, "CYCLES_LO": cycles[:32], "CYCLES_HI": cycles[32:],
             "STEP_CYCLES": step_cycles, "STEP_COUNT": step_count, "SCRATCH": scratch,
-            "K_ADDR": k_addr, "K_WAIT_CYCLES": k_wait,
+            "K_WAIT_CYCLES": k_wait, **{f"K_ADDR{q}": k_addr[q] for q in range(regs.K_PORTS_MAX)},
         }
         missing = {r.name for r in regs.REGISTERS} ^ set(read_values)
         assert not missing, f"register table and RTL disagree on {missing}"
@@ -180,9 +180,9 @@ class OscillatorCore(wiring.Component):
                             pass  # handled below (W1C merges with the set from the core)
                         elif r.name == "SCRATCH":
                             m.d.sync += scratch.eq(wdata)
-                        elif r.name in ("STEPS", "GAIN_SHIFT", "LOAD_TARGET", "K_ADDR"):
+                        elif r.name in ("STEPS", "GAIN_SHIFT", "LOAD_TARGET") or r.name.startswith("K_ADDR"):
                             target = {"STEPS": steps_reg, "GAIN_SHIFT": gain_shift, "LOAD_TARGET": load_target,
-                                      "K_ADDR": k_addr}[r.name]
+                                      **{f"K_ADDR{q}": k_addr[q] for q in range(regs.K_PORTS_MAX)}}[r.name]
                             with m.If(~busy & ~rb_busy):
                                 m.d.sync += target.eq(wdata[:len(target)])
                                 if r.name == "LOAD_TARGET":
@@ -522,76 +522,82 @@ class OscillatorCore(wiring.Component):
         return m
 
     def _k_stream(self, m, p, busy, seq_start, flush, col_valid, col_pop, k_addr, axi_error, ctrl_clear):
-        """The K read master of a streamed-K build; returns the column register the lanes read (k_column_words
-        packed words, valid from the clock after `col_pop`).
+        """The K reader of a streamed-K build; returns the column register the lanes read (k_column_words packed
+        words, valid from the clock after `col_pop`).
 
-        From `seq_start` it requests the step's p.k_bursts 16-beat INCR bursts from K_ADDR (burst-aligned: the low
-        bits are ignored) whenever the beat FIFO has room for a whole burst (at most K_READS_IN_FLIGHT in flight),
-        assembles k_column_beats beats into a column and drops the padding beats after the last column. An ABORT
+        One AXI4 read master per port q (m_axi{q}_*, AR and R only): from `seq_start` it requests the step's
+        p.k_bursts 16-beat INCR bursts of plane q from K_ADDR{q} (burst-aligned: the low bits are ignored)
+        whenever its beat FIFO has room for a whole burst (at most K_READS_IN_FLIGHT in flight). The assembler
+        takes one beat from every FIFO at once (a wide beat, plane q in bits [64q, 64q+64)), collects
+        k_column_beats wide beats into a column and drops the padding beats after the last column. An ABORT
         drains the reads already issued before the next step may start (self._k_draining). A non-OKAY rresp sets
-        STATUS.AXI_ERROR (sticky). Sets self._k_busy while the step's beats are not all consumed.
+        STATUS.AXI_ERROR (sticky). self._k_busy: the step's beats are not all consumed.
         """
-        D, cb, cw = AXI_DATA_BITS, p.k_column_beats, p.k_column_words
+        D, Q, cb, cw = AXI_DATA_BITS, p.k_ports, p.k_column_beats, p.k_column_words
+        W = Q * D
         used, total = p.k_beats_used, p.k_bursts * AXI_BURST_BEATS
-        kfifo = fifo.SyncFIFOBuffered(width=D, depth=K_FIFO_BEATS)
-        m.submodules.kfifo = kfifo
-        ar_count = Signal(_bits_for(p.k_bursts))
-        ar_addr = Signal(32)
-        reserved = Signal(_bits_for(K_FIFO_BEATS))  # beats in the FIFO plus beats requested but not yet arrived
-        in_flight = Signal(_bits_for(K_READS_IN_FLIGHT + 1))  # bursts whose last beat has not arrived
         beat_idx = Signal(_bits_for(total))
         draining = Signal()
-        asm = Signal(cb * D)
+        asm = Signal(cb * W)
         asm_cnt = Signal(_bits_for(cb))
         col_next = Signal(cw * BUS_BITS)
         kcol = Signal(cw * BUS_BITS)
         self._k_busy = Signal(name="k_busy")
         self._k_draining = draining
+        moving, take, drop, all_rdy, quiet = Signal(), Signal(), Signal(), Signal(), Signal()
+        fifos, quiets = [], []
+        for q in range(Q):
+            def port(name, q=q):
+                return getattr(self, f"m_axi{q}_{name}")
+            kfifo = fifo.SyncFIFOBuffered(width=D, depth=K_FIFO_BEATS)
+            m.submodules[f"kfifo{q}"] = kfifo
+            fifos.append(kfifo)
+            ar_count = Signal(_bits_for(p.k_bursts), name=f"ar_count{q}")
+            ar_addr = Signal(32, name=f"ar_addr{q}")
+            reserved = Signal(_bits_for(K_FIFO_BEATS), name=f"reserved{q}")  # in the FIFO + requested, not arrived
+            in_flight = Signal(_bits_for(K_READS_IN_FLIGHT + 1), name=f"in_flight{q}")  # bursts not yet complete
+            # AR: one ID, in order; bursts meet AXI3's limits, so an HP port takes them unsplit (PG059).
+            m.d.comb += [port("arid").eq(0), port("araddr").eq(ar_addr), port("arlen").eq(AXI_BURST_BEATS - 1),
+                         port("arsize").eq(ceil_log2(D // 8)), port("arburst").eq(AXI_BURST_INCR),
+                         port("arlock").eq(0), port("arcache").eq(AXI_CACHE_NORMAL), port("arprot").eq(0)]
+            ar_fire, r_fire, issue = Signal(name=f"ar_fire{q}"), Signal(name=f"r_fire{q}"), Signal(name=f"issue{q}")
+            m.d.comb += [ar_fire.eq(port("arvalid") & port("arready")), r_fire.eq(port("rvalid") & port("rready")),
+                         issue.eq(busy & ~draining & ~seq_start & ~port("arvalid") & (ar_count < p.k_bursts)
+                                  & (reserved <= K_FIFO_BEATS - AXI_BURST_BEATS) & (in_flight < K_READS_IN_FLIGHT))]
+            with m.If(seq_start):
+                m.d.sync += [ar_count.eq(0), ar_addr.eq(Cat(Const(0, ceil_log2(AXI_BURST_BYTES)),
+                                                            k_addr[q][ceil_log2(AXI_BURST_BYTES):]))]
+            with m.Elif(ar_fire):
+                m.d.sync += [port("arvalid").eq(0), ar_count.eq(ar_count + 1), ar_addr.eq(ar_addr + AXI_BURST_BYTES)]
+            with m.Elif(issue):
+                m.d.sync += port("arvalid").eq(1)
+            with m.If(~busy & ~port("arvalid")):  # idle: no burst may leave before the next step's seq_start
+                m.d.sync += ar_count.eq(p.k_bursts)
+            # R into the FIFO (never full: every beat was reserved).
+            m.d.comb += [port("rready").eq(kfifo.w_rdy), kfifo.w_data.eq(port("rdata")), kfifo.w_en.eq(r_fire)]
+            with m.If(r_fire & (port("rresp") != 0)):
+                m.d.sync += axi_error.eq(1)
+            # Pops: a wide beat taken or dropped (all ports together), or, while draining, any beat of this port.
+            pop = Signal(name=f"pop{q}")
+            m.d.comb += [kfifo.r_en.eq(take | drop | draining), pop.eq(kfifo.r_en & kfifo.r_rdy)]
+            m.d.sync += [in_flight.eq(in_flight + ar_fire - (r_fire & port("rlast"))),
+                         reserved.eq(reserved + Mux(issue, AXI_BURST_BEATS, 0) - pop)]
+            quiets.append(~port("arvalid") & (in_flight == 0) & (reserved == 0))
 
-        # AR channel: one ID, in order; bursts meet AXI3's limits, so an HP port takes them unsplit (PG059).
-        m.d.comb += [self.m_axi_arid.eq(0), self.m_axi_araddr.eq(ar_addr), self.m_axi_arlen.eq(AXI_BURST_BEATS - 1),
-                     self.m_axi_arsize.eq(ceil_log2(D // 8)), self.m_axi_arburst.eq(AXI_BURST_INCR),
-                     self.m_axi_arlock.eq(0), self.m_axi_arcache.eq(AXI_CACHE_NORMAL), self.m_axi_arprot.eq(0)]
-        ar_fire = self.m_axi_arvalid & self.m_axi_arready
-        r_fire = self.m_axi_rvalid & self.m_axi_rready
-        issue = Signal()
-        m.d.comb += issue.eq(busy & ~draining & ~self.m_axi_arvalid & (ar_count < p.k_bursts)
-                             & (reserved <= K_FIFO_BEATS - AXI_BURST_BEATS) & (in_flight < K_READS_IN_FLIGHT))
-        with m.If(seq_start):
-            m.d.sync += [ar_count.eq(0), ar_addr.eq(Cat(Const(0, ceil_log2(AXI_BURST_BYTES)),
-                                                        k_addr[ceil_log2(AXI_BURST_BYTES):]))]
-        with m.Elif(ar_fire):
-            m.d.sync += [self.m_axi_arvalid.eq(0), ar_count.eq(ar_count + 1), ar_addr.eq(ar_addr + AXI_BURST_BYTES)]
-        with m.Elif(issue & ~seq_start):
-            m.d.sync += self.m_axi_arvalid.eq(1)
-        # The step's counters start at seq_start; before the first step ar_count must not let a burst out.
-        with m.If(~busy & ~self.m_axi_arvalid):
-            m.d.sync += ar_count.eq(p.k_bursts)
-
-        # R channel into the FIFO (always ready: every beat was reserved).
-        m.d.comb += [self.m_axi_rready.eq(kfifo.w_rdy), kfifo.w_data.eq(self.m_axi_rdata), kfifo.w_en.eq(r_fire)]
-        with m.If(r_fire & (self.m_axi_rresp != 0)):
-            m.d.sync += axi_error.eq(1)
-        m.d.sync += in_flight.eq(in_flight + ar_fire - (r_fire & self.m_axi_rlast))
-
-        # Column assembler: cb beats (lowest address first) -> col_next -> kcol (the lanes' weights).
-        moving = Signal()
-        take = Signal()
-        drop = Signal()
+        # Column assembler: cb wide beats (lowest address first) -> col_next -> kcol (the lanes' weights).
         m.d.comb += [
+            all_rdy.eq(Cat(*[f.r_rdy for f in fifos]).all()),
+            quiet.eq(Cat(*quiets).all()),
             moving.eq((asm_cnt == cb) & (~col_valid | col_pop)),
-            take.eq(kfifo.r_rdy & ~draining & (beat_idx < used) & ((asm_cnt < cb) | moving)),
-            drop.eq(kfifo.r_rdy & (draining | ((beat_idx >= used) & (beat_idx < total)))),
-            kfifo.r_en.eq(take | drop),
+            take.eq(all_rdy & ~draining & (beat_idx < used) & ((asm_cnt < cb) | moving)),
+            drop.eq(all_rdy & ~draining & (beat_idx >= used) & (beat_idx < total)),
             self._k_busy.eq(beat_idx < total),
         ]
-        pops = Signal()
-        m.d.comb += pops.eq(kfifo.r_en & kfifo.r_rdy)
-        m.d.sync += reserved.eq(reserved + Mux(issue & ~seq_start, AXI_BURST_BEATS, 0) - pops)
-        with m.If(take | (drop & ~draining)):
+        wide = Cat(*[f.r_data for f in fifos])
+        with m.If(take | drop):
             m.d.sync += beat_idx.eq(beat_idx + 1)
         with m.If(take):
-            m.d.sync += asm.eq(kfifo.r_data if cb == 1 else Cat(asm[D:], kfifo.r_data))
+            m.d.sync += asm.eq(wide if cb == 1 else Cat(asm[W:], wide))
         m.d.sync += asm_cnt.eq(Mux(moving, 0, asm_cnt) + take)
         with m.If(moving):
             m.d.sync += [col_next.eq(asm[:cw * BUS_BITS]), col_valid.eq(1)]
@@ -603,10 +609,11 @@ class OscillatorCore(wiring.Component):
             m.d.sync += [beat_idx.eq(0), asm_cnt.eq(0), col_valid.eq(0)]
         with m.If(~busy & ~seq_start):
             m.d.sync += beat_idx.eq(total)  # idle: no step's beats expected
-        # ABORT: stop consuming; drop every beat of the bursts already requested, then allow the next step.
-        with m.If(flush & (self._k_busy | self.m_axi_arvalid | (in_flight != 0) | (reserved != 0))):
+        # ABORT: stop consuming; every port drops the beats of the bursts it already requested, then the next step
+        # may start.
+        with m.If(flush & (self._k_busy | ~quiet)):
             m.d.sync += [draining.eq(1), beat_idx.eq(total), asm_cnt.eq(0), col_valid.eq(0)]
-        with m.Elif(draining & ~self.m_axi_arvalid & (in_flight == 0) & (reserved == 0)):
+        with m.Elif(draining & quiet):
             m.d.sync += draining.eq(0)
         return kcol
 

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from fixedpoint.layout import LOAD_TARGETS
-from fixedpoint.spec import BUS_BITS, HardwareParams, NumericsSpec
+from fixedpoint.spec import BUS_BITS, K_PORTS_MAX, HardwareParams, NumericsSpec
 
 #: Magic number in the ID register: ASCII "OSC1".
 CORE_ID = 0x4F534331
@@ -109,12 +109,16 @@ REGISTERS: tuple[Register, ...] = (
     Register("SCRATCH", 0x54, "RW", "Free scratch register (bus test)."),
     Register("BUILD", 0x58, "RO", "Build variant.", (
         _f("BATCH", 0, 8, "samples per run B (each K weight feeds B phase vectors)"),
-        _f("K_IN_DDR", 8, 1, "1: K is streamed from DDR through m_axi (K_ADDR); 0: K is loaded into block RAM"),
+        _f("K_IN_DDR", 8, 1, "1: K is streamed from DDR through the m_axi<p> read masters; 0: K is in block RAM"),
+        _f("K_PORTS", 12, 4, "K read masters (HP ports); K plane p is read from K_ADDR<p>"),
     )),
-    Register("K_ADDR", 0x5C, "RW", "Streamed-K builds: bus address of the K image in DDR (fixedpoint.layout.k_ddr_words; "
-             "128-byte aligned, the low 7 bits are ignored; writes ignored while busy)."),
-    Register("K_WAIT_CYCLES", 0x60, "RO", "Cycles of the last completed Euler step in which the MAC lanes waited for K "
+    Register("K_WAIT_CYCLES", 0x5C, "RO", "Cycles of the last completed Euler step in which the MAC lanes waited for K "
              "from DDR (0 on on-chip-K builds)."),
+) + tuple(
+    Register(f"K_ADDR{p}", 0x60 + 4 * p, "RW", f"Streamed-K builds: bus address of K plane {p} in DDR, read by "
+             f"m_axi{p} (fixedpoint.layout.k_ddr_planes; 128-byte aligned, the low 7 bits are ignored; writes ignored "
+             "while busy).")
+    for p in range(K_PORTS_MAX)
 )
 
 BY_NAME = {r.name: r for r in REGISTERS}
@@ -170,7 +174,7 @@ def param_registers(params: HardwareParams) -> dict[str, int]:
     s = params.spec
     return {
         "N": params.n, "N_COND": params.n_cond, "LANES": params.lanes,
-        "BUILD": pack("BUILD", BATCH=params.batch, K_IN_DDR=int(params.k_streamed)),
+        "BUILD": pack("BUILD", BATCH=params.batch, K_IN_DDR=int(params.k_streamed), K_PORTS=params.k_ports),
         "SPEC0": pack("SPEC0", PHASE_FRAC_BITS=s.phase_frac_bits, PHASE_TURN_BITS=s.phase_turn_bits,
                       CORDIC_IN_BITS=s.cordic_in_bits, TRIG_BITS=s.trig_bits),
         "SPEC1": pack("SPEC1", CORDIC_ITERS=s.cordic_iters, CORDIC_GUARD_BITS=s.cordic_guard_bits,
@@ -191,7 +195,7 @@ def params_from_registers(values: dict[str, int]) -> HardwareParams:
                         drive_bits=s2["DRIVE_BITS"], gain_bits=s2["GAIN_BITS"])
     build = unpack("BUILD", values["BUILD"])
     p = HardwareParams(n=values["N"], n_cond=values["N_COND"], lanes=values["LANES"], spec=spec, batch=build["BATCH"],
-                       k_source="ddr" if build["K_IN_DDR"] else "bram")
+                       k_source="ddr" if build["K_IN_DDR"] else "bram", k_ports=build["K_PORTS"])
     if p.pre_shift != s2["PRE_SHIFT"] or p.acc_bits != s2["ACC_BITS"]:
         raise ValueError(f"core reports pre_shift={s2['PRE_SHIFT']}, acc_bits={s2['ACC_BITS']} but its spec implies "
                          f"{p.pre_shift}, {p.acc_bits}: core and fixedpoint/ disagree; rebuild the bitstream")

@@ -1,7 +1,8 @@
 """cocotb regression of the streamed-K core (K read from DDR over AXI4) against fixedpoint.golden, bit for bit.
 
-The DDR is cocotbext-axi's AxiRamRead holding fixedpoint.layout.k_ddr_words at K_BASE; its AR and R channels
-stall at random (pause generators), so results must not depend on when K arrives. Build parameters come from
+The DDR is one memory served by a cocotbext-axi AxiRamRead per K read master (HP port), holding
+fixedpoint.layout.k_ddr_planes at K_BASE + q * PLANE_GAP; every AR and R channel stalls at random (pause
+generators), so results must not depend on when K arrives. Build parameters come from
 OSC_PARAMS, options from OSC_OPTS (tests/test_sim_streamed.py sets both). The register, load-error and
 reset/abort tests of sim/tb_core.py run on this build too (imported below).
 """
@@ -15,15 +16,17 @@ from cocotb.triggers import ClockCycles
 from cocotbext.axi import AxiRamRead, AxiReadBus
 
 from fixedpoint.golden import GoldenModel, initial_phases
-from fixedpoint.layout import k_ddr_words, request_streams
+from fixedpoint.layout import k_ddr_planes, request_streams
 from rtl import regs
 from sim.bfm import CoreDriver
 from sim.images import random_image
 from sim.tb_core import _opts, _params, check, load_model, run_request
 from sim.tb_core import test_load_errors, test_registers  # noqa: F401  (run on the streamed build too)
 
-#: Where the K image sits in the simulated DDR (4 KiB aligned, not 0, so address bits are exercised).
+#: Where K plane 0 sits in the simulated DDR (4 KiB aligned, not 0, so address bits are exercised); plane q
+#: at K_BASE + q * PLANE_GAP.
 K_BASE = 0x3000
+PLANE_GAP = 0x4_0000
 
 
 class DdrWindow(AxiRamRead):
@@ -39,19 +42,26 @@ class DdrWindow(AxiRamRead):
         return await super()._read(address, length)
 
 
-def ddr(dut, p, rng: random.Random | None, limit: int | None = None) -> AxiRamRead:
-    size = K_BASE + p.k_ddr_bytes
-    ram = DdrWindow(AxiReadBus.from_prefix(dut, "m_axi"), dut.clk, dut.rst, size=size, limit=limit or size)
-    ram.log.setLevel("WARNING")
-    if rng is not None:
-        ram.ar_channel.set_pause_generator(iter(lambda: rng.random() < 0.4, None))
-        ram.r_channel.set_pause_generator(iter(lambda: rng.random() < 0.3, None))
-    return ram
+def ddr(dut, p, rng: random.Random | None, limit: int | None = None) -> list[AxiRamRead]:
+    """One AXI RAM slave per read port, all on the same memory (the board's DDR)."""
+    size = K_BASE + p.k_ports * PLANE_GAP
+    assert p.k_plane_bytes <= PLANE_GAP, "test build too large for the simulated memory map"
+    rams = []
+    for q in range(p.k_ports):
+        ram = DdrWindow(AxiReadBus.from_prefix(dut, f"m_axi{q}"), dut.clk, dut.rst, size=size,
+                        mem=rams[0].mem if rams else None, limit=limit or size)
+        ram.log.setLevel("WARNING")
+        if rng is not None:
+            ram.ar_channel.set_pause_generator(iter(lambda: rng.random() < 0.4, None))
+            ram.r_channel.set_pause_generator(iter(lambda: rng.random() < 0.3, None))
+        rams.append(ram)
+    return rams
 
 
-async def load_k(drv: CoreDriver, ram: AxiRamRead, image, base: int = K_BASE):
-    ram.write(base, k_ddr_words(image).astype("<u4").tobytes())
-    await drv.write("K_ADDR", base)
+async def load_k(drv: CoreDriver, rams: list[AxiRamRead], image):
+    for q, plane in enumerate(k_ddr_planes(image)):
+        rams[0].write(K_BASE + q * PLANE_GAP, plane.astype("<u4").tobytes())
+        await drv.write(f"K_ADDR{q}", K_BASE + q * PLANE_GAP)
 
 
 @cocotb.test()
@@ -61,14 +71,14 @@ async def test_streamed_golden_runs(dut):
     p, o = _params(), _opts()
     rng = random.Random(o.get("seed", 1))
     drv = CoreDriver(dut)
-    ram = ddr(dut, p, rng if o.get("stalls", True) else None)
+    rams = ddr(dut, p, rng if o.get("stalls", True) else None)
     await drv.reset()
     for img_k in range(o.get("images", 1)):
         classes = o.get("classes", 4)
         image = random_image(p, seed=rng.randrange(1 << 30), num_classes=classes, num_steps=10,
                              k_scale=rng.choice([0.5, 1.0, 3.0]))
         await load_model(drv, image)
-        await load_k(drv, ram, image)
+        await load_k(drv, rams, image)
         golden = GoldenModel(image)
         for run_k in range(o.get("runs", 2)):
             ids = np.array([rng.randrange(classes) for _ in range(p.batch)])
@@ -94,11 +104,11 @@ async def test_abort_with_reads_in_flight(dut):
     p, o = _params(), _opts()
     rng = random.Random(o.get("seed", 1) + 11)
     drv = CoreDriver(dut)
-    ram = ddr(dut, p, rng)
+    rams = ddr(dut, p, rng)
     await drv.reset()
     image = random_image(p, seed=21, num_classes=3, num_steps=3)
     await load_model(drv, image)
-    await load_k(drv, ram, image)
+    await load_k(drv, rams, image)
     golden = GoldenModel(image)
     ids = np.arange(p.batch) % 3
     for delay in (p.state_words + 40, p.state_words + 40 + p.mac_cycles_per_step // 2):
@@ -124,7 +134,8 @@ async def test_axi_error(dut):
     await drv.reset()
     image = random_image(p, seed=3, num_steps=1)
     await load_model(drv, image)
-    await drv.write("K_ADDR", K_BASE)
+    for q in range(p.k_ports):
+        await drv.write(f"K_ADDR{q}", K_BASE + q * PLANE_GAP)
     phases0 = initial_phases(1, p.batch, p.n_total, p.spec)
     _, status = await run_request(drv, image, 0, phases0, 1)
     assert status & regs.bits("STATUS", "AXI_ERROR") and status & regs.bits("STATUS", "DONE")

@@ -7,7 +7,7 @@ import pytest
 from amaranth.sim import Simulator
 
 from fixedpoint.golden import GoldenModel, initial_phases
-from fixedpoint.layout import LOAD_TARGETS, k_ddr_words, model_streams, request_streams, words_to_phases
+from fixedpoint.layout import LOAD_TARGETS, k_ddr_planes, model_streams, request_streams, words_to_phases
 from fixedpoint.spec import AXI_DATA_BITS, FORMATS, HardwareParams
 from rtl import regs
 from rtl.core import OscillatorCore
@@ -15,18 +15,23 @@ from sim.images import random_image
 from test_rtl_core_pysim import axil_read, axil_write, stream_in
 
 K_BASE = 0x1000_0000
+PLANE_GAP = 0x10_0000
 
 
-def axi_memory(dut, mem_words: np.ndarray, base: int, rng: random.Random, log: list):
-    """AXI4 read slave over little-endian 32-bit words at `base`: random AR/R stalls, bursts served in order."""
+def axi_memory(dut, q: int, mem_words: np.ndarray, base: int, rng: random.Random, log: list):
+    """AXI4 read slave on port m_axi<q> over little-endian 32-bit words at `base`: random AR/R stalls, bursts
+    served in order."""
     beat_words = AXI_DATA_BITS // 32
+
+    def sig(name):
+        return getattr(dut, f"m_axi{q}_{name}")
 
     async def run(ctx):
         queue = []
         cur = None
         while True:
             ar_ready = rng.random() < 0.6
-            ctx.set(dut.m_axi_arready, int(ar_ready))
+            ctx.set(sig("arready"), int(ar_ready))
             if cur is None and queue:
                 cur = queue.pop(0)
             r_valid = cur is not None and rng.random() < 0.7
@@ -34,12 +39,12 @@ def axi_memory(dut, mem_words: np.ndarray, base: int, rng: random.Random, log: l
                 addr, k, length = cur
                 w = (addr - base) // 4 + k * beat_words
                 data = int(mem_words[w]) | (int(mem_words[w + 1]) << 32)
-                ctx.set(dut.m_axi_rdata, data)
-                ctx.set(dut.m_axi_rlast, int(k == length - 1))
-                ctx.set(dut.m_axi_rresp, 0)
-            ctx.set(dut.m_axi_rvalid, int(r_valid))
-            arv, araddr, arlen, rready = (ctx.get(dut.m_axi_arvalid), ctx.get(dut.m_axi_araddr),
-                                          ctx.get(dut.m_axi_arlen), ctx.get(dut.m_axi_rready))
+                ctx.set(sig("rdata"), data)
+                ctx.set(sig("rlast"), int(k == length - 1))
+                ctx.set(sig("rresp"), 0)
+            ctx.set(sig("rvalid"), int(r_valid))
+            arv, araddr, arlen, rready = (ctx.get(sig("arvalid")), ctx.get(sig("araddr")),
+                                          ctx.get(sig("arlen")), ctx.get(sig("rready")))
             await ctx.tick()
             if ar_ready and arv:
                 assert araddr % 128 == 0 and arlen == 15
@@ -52,10 +57,10 @@ def axi_memory(dut, mem_words: np.ndarray, base: int, rng: random.Random, log: l
     return run
 
 
-@pytest.mark.parametrize("n,m,lanes,batch,fmt", [(8, 2, 4, 1, "default"), (16, 3, 8, 3, "pynq-z2-n1024"),
-                                                 (8, 4, 4, 2, "wide")])
-def test_streamed_core_matches_golden(n, m, lanes, batch, fmt):
-    params = HardwareParams(n, m, lanes, FORMATS[fmt], batch=batch, k_source="ddr")
+@pytest.mark.parametrize("n,m,lanes,batch,fmt,ports", [(8, 2, 4, 1, "default", 1), (16, 3, 8, 3, "pynq-z2-n1024", 1),
+                                                       (8, 4, 4, 2, "wide", 2), (32, 1, 32, 1, "pynq-z2-n1024", 2)])
+def test_streamed_core_matches_golden(n, m, lanes, batch, fmt, ports):
+    params = HardwareParams(n, m, lanes, FORMATS[fmt], batch=batch, k_source="ddr", k_ports=ports)
     steps = 3
     image = random_image(params, seed=n * 10 + m, num_classes=5, num_steps=steps, k_scale=2.0)
     rng = np.random.default_rng(n + batch)
@@ -63,15 +68,17 @@ def test_streamed_core_matches_golden(n, m, lanes, batch, fmt):
     phases0 = initial_phases(7, batch, params.n_total, params.spec)
     expect = GoldenModel(image).run(classes, phases0, steps=steps)
     dut = OscillatorCore(params)
-    got, log = {}, []
+    got = {}
 
     async def tb(ctx):
-        assert await axil_read(ctx, dut, regs.offset("BUILD")) == regs.pack("BUILD", BATCH=batch, K_IN_DDR=1)
+        assert await axil_read(ctx, dut, regs.offset("BUILD")) == regs.pack("BUILD", BATCH=batch, K_IN_DDR=1,
+                                                                            K_PORTS=ports)
         for name, words in {**model_streams(image), **request_streams(image, classes, phases0)}.items():
             await axil_write(ctx, dut, regs.offset("LOAD_TARGET"), LOAD_TARGETS[name])
             await stream_in(ctx, dut, words)
             assert await axil_read(ctx, dut, regs.offset("LOAD_COUNT")) == len(words)
-        await axil_write(ctx, dut, regs.offset("K_ADDR"), K_BASE)
+        for q in range(ports):
+            await axil_write(ctx, dut, regs.offset(f"K_ADDR{q}"), K_BASE + q * PLANE_GAP)
         await axil_write(ctx, dut, regs.offset("STEPS"), steps)
         await axil_write(ctx, dut, regs.offset("GAIN_SHIFT"), image.gain_shift)
         await axil_write(ctx, dut, regs.offset("CTRL"), regs.bits("CTRL", "START"))
@@ -96,13 +103,18 @@ def test_streamed_core_matches_golden(n, m, lanes, batch, fmt):
     sim = Simulator(dut)
     sim.add_clock(1e-8)
     sim.add_testbench(tb)
-    sim.add_testbench(axi_memory(dut, k_ddr_words(image), K_BASE, random.Random(n), log), background=True)
+    planes = k_ddr_planes(image)
+    logs = [[] for _ in range(ports)]
+    for q in range(ports):
+        sim.add_testbench(axi_memory(dut, q, planes[q], K_BASE + q * PLANE_GAP, random.Random(n + q), logs[q]),
+                          background=True)
     sim.run()
     assert not got["status"] & (regs.bits("STATUS", "LOAD_ERROR") | regs.bits("STATUS", "AXI_ERROR"))
     np.testing.assert_array_equal(got["phases"], expect.phases)
     assert bool(got["status"] & regs.bits("STATUS", "OVERFLOW")) == bool(expect.overflow.any())
-    assert len(log) == steps * params.k_bursts
-    assert log[: params.k_bursts] == [K_BASE + 128 * k for k in range(params.k_bursts)]
+    for q, log in enumerate(logs):
+        assert len(log) == steps * params.k_bursts
+        assert log[: params.k_bursts] == [K_BASE + q * PLANE_GAP + 128 * k for k in range(params.k_bursts)]
     assert params.mac_cycles_per_step < got["step_cycles"]
     assert got["wait"] < got["step_cycles"]
     if batch == 1:

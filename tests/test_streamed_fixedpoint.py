@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from fixedpoint.golden import GoldenModel, initial_phases
-from fixedpoint.layout import k_ddr_words, k_words, model_streams, request_streams, stream_lengths, unpack_lanes
+from fixedpoint.layout import k_ddr_planes, k_words, model_streams, request_streams, stream_lengths, unpack_lanes
 from fixedpoint.spec import AXI_BURST_BYTES, AXI_DATA_BITS, FORMATS, HardwareParams
 from sim.images import random_image
 
@@ -24,24 +24,31 @@ def test_params_round_trip_and_checks():
         HardwareParams(32, 3, 8, batch=0)
 
 
-@pytest.mark.parametrize("lanes,fmt", [(8, "pynq-z2-n1024"), (4, "default"), (16, "pynq-z2-n1024"), (64, "default")])
-def test_k_ddr_image_layout(lanes, fmt):
-    """Column c = g*n + j starts at a beat boundary, holds the lane-packed weights, then zeros; whole bursts."""
-    p = HardwareParams(64, 2, lanes, FORMATS[fmt], batch=2, k_source="ddr")
+@pytest.mark.parametrize("lanes,fmt,ports", [(8, "pynq-z2-n1024", 1), (4, "default", 1), (16, "pynq-z2-n1024", 1),
+                                             (64, "default", 2), (64, "pynq-z2-n1024", 2), (8, "default", 2)])
+def test_k_ddr_planes_layout(lanes, fmt, ports):
+    """Wide beats of ports*64 bits; column c = g*n + j starts at a wide-beat boundary, holds the lane-packed
+    weights, then zeros; AXI beat q of each wide beat goes to plane q; every plane is whole bursts."""
+    p = HardwareParams(64, 2, lanes, FORMATS[fmt], batch=2, k_source="ddr", k_ports=ports)
     img = random_image(p, seed=lanes)
-    words = k_ddr_words(img)
-    assert words.dtype == np.uint32 and words.nbytes == p.k_ddr_bytes and p.k_ddr_bytes % AXI_BURST_BYTES == 0
+    planes = k_ddr_planes(img)
+    assert planes.dtype == np.uint32 and planes.shape == (ports, p.k_plane_bytes // 4)
+    assert p.k_plane_bytes % AXI_BURST_BYTES == 0 and p.k_ddr_bytes == ports * p.k_plane_bytes
     beat_words = AXI_DATA_BITS // 32
-    stride = p.k_column_beats * beat_words
-    assert p.k_column_words <= stride < p.k_column_words + beat_words
-    cols = words[: p.k_bank_depth * stride].reshape(p.k_bank_depth, stride)
-    assert not cols[:, p.k_column_words:].any() and not words[p.k_bank_depth * stride:].any()
+    # Re-interleave the planes into the logical stream of wide beats.
+    stream = planes.reshape(ports, -1, beat_words).transpose(1, 0, 2).reshape(-1)
+    stride = p.k_column_beats * ports * beat_words
+    assert p.k_column_words <= stride < p.k_column_words + ports * beat_words
+    cols = stream[: p.k_bank_depth * stride].reshape(p.k_bank_depth, stride)
+    assert not cols[:, p.k_column_words:].any() and not stream[p.k_bank_depth * stride:].any()
+    assert np.array_equal(cols[:, : p.k_column_words].reshape(-1), k_words(img))
     s = p.spec
-    banked = unpack_lanes(cols[:, : p.k_column_words].reshape(-1), s.coupling_bits, p.lanes_per_word(s.coupling_bits), lanes)
+    banked = unpack_lanes(k_words(img), s.coupling_bits, p.lanes_per_word(s.coupling_bits), lanes)
     g, j, l = p.groups - 1, 37, lanes - 1
     assert banked[g * p.n + j, l] == img.k[g * lanes + l, j]
-    assert np.array_equal(cols[:, : p.k_column_words].reshape(-1), k_words(img))
     assert "k" not in model_streams(img) and stream_lengths(p)["k"] == 0
+    with pytest.raises(ValueError, match="k_ports"):
+        HardwareParams(64, 2, lanes, FORMATS[fmt], k_ports=2)
 
 
 def test_batched_request_streams_are_sample_major():
