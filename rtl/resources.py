@@ -59,12 +59,32 @@ def synthesize(params: HardwareParams, yosys: str = "yosys", timeout_s: int = 36
 
 
 def cycle_accounting(p: HardwareParams) -> dict[str, int]:
+    """Cycles of one Euler step when the lanes never wait (on-chip K, or DDR keeping up): conditioning group,
+    B*G*(n+M) MAC cycles, then the drain (MAC pipeline, B*L feeder rows, post-processor, CORDIC, FSM)."""
     from .cordic import CordicPipeline
 
-    drain = OscillatorCore.MAC_LATENCY + p.lanes + OscillatorCore.POST_LATENCY + CordicPipeline.latency_for(p.spec) + 3
-    step = p.n_cond + p.groups * p.n_total + drain
-    return {"mac_bound": p.mac_cycles_per_step, "cond_group": p.n_cond, "drain": drain, "step_model": step,
-            "init_pass": p.n_total + OscillatorCore.POST_LATENCY + CordicPipeline.latency_for(p.spec) + 3}
+    B = p.batch
+    drain = (OscillatorCore.MAC_LATENCY + B * p.lanes + OscillatorCore.POST_LATENCY
+             + CordicPipeline.latency_for(p.spec) + 3)
+    step = B * p.n_cond + B * p.groups * p.n_total + drain
+    return {"mac_bound": p.mac_cycles_per_step, "cond_group": B * p.n_cond, "drain": drain, "step_model": step,
+            "init_pass": p.state_words + OscillatorCore.POST_LATENCY + CordicPipeline.latency_for(p.spec) + 3}
+
+
+def streamed_cycle_accounting(p: HardwareParams, port_beats_per_cycle: float, latency_cycles: int) -> dict:
+    """Cycles of one Euler step of a streamed-K build whose memory delivers `port_beats_per_cycle` AXI beats per
+    clock on each read port after `latency_cycles` from the step's first request (bursts pipelined).
+
+    compute: cycle_accounting's step (lanes never wait). ddr: the latency, the step's k_beats_used wide beats at
+    the memory's rate, then the last group's B*M drive columns and the drain. The step takes the larger.
+    """
+    acc = cycle_accounting(p)
+    if not p.k_streamed:
+        return {**acc, "compute": acc["step_model"], "ddr": 0, "bound": "compute"}
+    ddr = latency_cycles + p.k_beats_used / min(1.0, port_beats_per_cycle) + p.batch * p.n_cond + acc["drain"]
+    step = max(acc["step_model"], ddr)
+    return {**acc, "compute": acc["step_model"], "ddr": ddr, "step_model": step,
+            "bound": "ddr" if ddr > acc["step_model"] else "compute"}
 
 
 def report(params: HardwareParams, cells: dict, seconds: float, target: HardwareParams | None = None) -> str:

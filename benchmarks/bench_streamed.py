@@ -1,0 +1,145 @@
+"""Streamed-K core: cycles per Euler step measured in Verilator against a DDR model at the PYNQ-Z2 planning rate,
+the cycle model checked against them, and modelled images/s on the PYNQ-Z2 for every Un-0 configuration.
+
+1. Simulation (sim/tb_streamed_bench.py): each build reads K over two AXI4 read ports from cocotbext-axi AXI RAMs
+   whose R channels deliver bitstreams.streamed.port_beats_per_cycle (1.45 GB/s for two HP ports at 100 MHz,
+   hardware.md §8) after a first-access latency; STEP_CYCLES and K_WAIT_CYCLES (compute vs waiting for DDR) are
+   read from the core, every run is compared with fixedpoint.golden bit for bit, and the cycle model
+   (rtl.resources.streamed_cycle_accounting) is compared with the measurement.
+2. Model (bitstreams.streamed.plan): per Un-0 configuration and K width, the batch that fits the XC7Z020, the
+   larger of compute and DDR cycles per step, images/s at 100 MHz, the DDR the K planes take.
+
+    python benchmarks/bench_streamed.py                      # default simulated builds (a few minutes)
+    python benchmarks/bench_streamed.py --sim 256:1,1024:2   # n:batch pairs to simulate; --sim none: model only
+
+Results: benchmarks/results/streamed.json and streamed.md.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from tqdm import tqdm
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.common import machine_description, write_atomic  # noqa: E402
+from bitstreams import streamed  # noqa: E402
+from bitstreams.roadmap_model import UN0_CONFIGS  # noqa: E402
+from fixedpoint.spec import FORMATS, HardwareParams, get_format  # noqa: E402
+from model.config import CONFIGS  # noqa: E402
+from rtl.resources import streamed_cycle_accounting  # noqa: E402
+from sim.runner import run_cocotb  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results"
+TARGETS = {("imagenet64-n6656", 4): 12.0, ("imagenet64-n16384", 4): 2.0}
+K_FORMATS = {4: "pynq-z2-n1024", 8: "default"}
+
+
+def simulate(n: int, batch: int, n_cond: int, fmt: str, ports: int, steps: int, samples: int) -> dict:
+    p = HardwareParams(n, n_cond, streamed.LANES, get_format(fmt), batch=batch, k_source="ddr", k_ports=ports)
+    rate = streamed.port_beats_per_cycle(ports)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "runs.json"
+        t = time.time()
+        run_cocotb("verilator", p, "sim.tb_streamed_bench", tmp, opts={
+            "port_beats_per_cycle": rate, "latency_cycles": streamed.DDR_LATENCY_CYCLES, "steps": steps,
+            "samples": samples, "out": str(out)})
+        runs = json.loads(out.read_text())
+    model = streamed_cycle_accounting(p, rate, streamed.DDR_LATENCY_CYCLES)
+    step = sorted(r["step_cycles"] for r in runs)[len(runs) // 2]
+    wait = sorted(r["k_wait_cycles"] for r in runs)[len(runs) // 2]
+    return {"n": n, "n_cond": n_cond, "batch": batch, "format": fmt, "ports": ports, "steps": steps,
+            "wall_s": round(time.time() - t, 1), "bit_exact": all(r["bit_exact"] for r in runs),
+            "step_cycles": step, "k_wait_cycles": wait, "compute_cycles": step - wait,
+            "model_compute": model["compute"], "model_ddr": round(model["ddr"]), "model_step": round(model["step_model"]),
+            "model_error": (model["step_model"] - step) / step, "bound": model["bound"],
+            "within_10pct_of_bound": step <= 1.10 * max(model["compute"], model["ddr"]), "runs": runs}
+
+
+def model_table(steps: int, ports: int) -> list[dict]:
+    rows = []
+    for name in UN0_CONFIGS:
+        cfg = CONFIGS[name]
+        for bits, fmt in K_FORMATS.items():
+            r = streamed.plan(cfg.n, cfg.n_cond, FORMATS[fmt], steps=steps, ports=ports)
+            c = r["cycles"]
+            rows.append({"config": name, "k_bits": bits, "batch": r["params"].batch, "bound": c["bound"],
+                         "compute_cycles_per_step": round(c["compute"]), "ddr_cycles_per_step": round(c["ddr"]),
+                         "images_per_s": round(r["images_per_s"], 2), "k_mib": round(r["k_ddr_bytes"] / 2**20, 1),
+                         "k_plane_mib": round(r["k_plane_bytes"] / 2**20, 1), "fits_stock_cma": r["fits_stock_cma"],
+                         "cma_needed_mib": r["cma_needed_mib"], "bram36": r["budget"].bram36,
+                         "target": TARGETS.get((name, bits))})
+    return rows
+
+
+def markdown(res: dict) -> str:
+    lines = ["# Streamed-K core on the PYNQ-Z2 (benchmarks/bench_streamed.py)", "",
+             f"Machine: {res['machine']}", "",
+             f"Memory model: {res['ports']} HP ports, {res['port_beats_per_cycle']:.3f} beats/clock each "
+             f"({streamed.PLANNING_GBPS[res['ports']]} GB/s together at {streamed.clock_hz() / 1e6:.0f} MHz, "
+             f"hardware.md §8 planning rate), first-access latency {streamed.DDR_LATENCY_CYCLES} clocks "
+             "(assumption); 16-beat bursts, up to 8 in flight per port.", "",
+             "## Cycles per Euler step, measured in Verilator", "",
+             "| n | n_cond | B | K bits | steps | STEP_CYCLES | waiting for DDR | compute | model | model error | "
+             "bound | within 10 % of max(compute, DDR) | bit-exact | wall s |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for s in res["simulated"]:
+        lines.append(f"| {s['n']} | {s['n_cond']} | {s['batch']} | {get_format(s['format']).coupling_bits} | "
+                     f"{s['steps']} | {s['step_cycles']} | {s['k_wait_cycles']} | {s['compute_cycles']} | "
+                     f"{s['model_step']} | {100 * s['model_error']:+.1f} % | {s['bound']} | "
+                     f"{'yes' if s['within_10pct_of_bound'] else 'NO'} | {'yes' if s['bit_exact'] else 'NO'} | "
+                     f"{s['wall_s']} |")
+    lines += ["", "## Every Un-0 configuration on the PYNQ-Z2 at 100 MHz (modelled from the checked cycle model)", "",
+              "| config | K bits | batch B | bound | compute cycles/step | DDR cycles/step | images/s | target | "
+              "K in DDR (MiB) | fits stock 128 MiB CMA | BRAM36 |",
+              "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in res["model"]:
+        tgt = "" if r["target"] is None else (f">= {r['target']:g}: " + ("met" if r["images_per_s"] >= r["target"]
+                                                                          else "MISSED"))
+        lines.append(f"| {r['config']} | {r['k_bits']} | {r['batch']} | {r['bound']} | {r['compute_cycles_per_step']} | "
+                     f"{r['ddr_cycles_per_step']} | {r['images_per_s']} | {tgt} | {r['k_mib']} | "
+                     f"{'yes' if r['fits_stock_cma'] else 'no: boot with cma=' + str(r['cma_needed_mib']) + 'M'} | "
+                     f"{r['bram36']} |")
+    lines += ["", "Images/s: B samples per run, each batch = per-request loads + init pass + 10 steps + readback; the "
+              "decoder (on the ARM) is not included. A real board run still has to confirm the DDR rate and latency.",
+              ""]
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sim", default="256:1,256:3,1024:2", help="n:batch builds to simulate, or 'none'")
+    ap.add_argument("--n-cond", type=int, default=1)
+    ap.add_argument("--format", default="pynq-z2-n1024")
+    ap.add_argument("--ports", type=int, default=2, choices=sorted(streamed.PLANNING_GBPS))
+    ap.add_argument("--steps", type=int, default=2, help="Euler steps per simulated run")
+    ap.add_argument("--samples", type=int, default=2, help="simulated runs per build")
+    ap.add_argument("--out", default=str(RESULTS / "streamed"))
+    a = ap.parse_args(argv)
+    try:
+        builds = [] if a.sim == "none" else [tuple(int(x) for x in item.split(":")) for item in a.sim.split(",")]
+    except ValueError:
+        ap.error(f"--sim must be n:batch pairs like 256:1,1024:2 (got {a.sim!r})")
+    res = {"machine": machine_description("Verilator 5.48 + cocotb 2.1 + cocotbext-axi"), "ports": a.ports,
+           "port_beats_per_cycle": streamed.port_beats_per_cycle(a.ports), "simulated": [],
+           "model": model_table(10, a.ports)}
+    for n, b in tqdm(builds, desc="simulated builds", unit="build"):
+        s = simulate(n, b, a.n_cond, a.format, a.ports, a.steps, a.samples)
+        res["simulated"].append(s)
+        tqdm.write(f"n={n} B={b}: {s['step_cycles']} cycles/step ({s['k_wait_cycles']} waiting for DDR), model "
+                   f"{s['model_step']} ({100 * s['model_error']:+.1f} %), bit-exact {s['bit_exact']}")
+    out = Path(a.out)
+    write_atomic(out.with_suffix(".json"), json.dumps(res, indent=2) + "\n")
+    write_atomic(out.with_suffix(".md"), markdown(res))
+    print(markdown(res))
+    ok = all(s["bit_exact"] for s in res["simulated"])
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

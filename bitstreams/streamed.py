@@ -1,0 +1,108 @@
+"""Streamed-K builds on the PYNQ-Z2: the batch that fits the XC7Z020, the DDR it needs, modelled images/s.
+
+Facts (../shared/docs/hardware.md §8, sources there): HP ports are 64-bit AXI3 (at most 8 B per PL clock each);
+one HP port delivers about 1.0 GB/s, two about 1.4-1.5 GB/s (the 16-bit DDR3's limit), an estimate until
+measured on a board; the stock PYNQ image's contiguous pool (CMA) is 128 MiB; the board has 512 MiB of DDR.
+Cycles come from rtl.resources.streamed_cycle_accounting, which benchmarks/bench_streamed.py checks against
+STEP_CYCLES measured in simulation. Pure Python (no torch).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from fixedpoint.layout import stream_lengths
+from fixedpoint.spec import AXI_DATA_BITS, BUS_BITS, HardwareParams, NumericsSpec
+
+from .board_config import CONFIGS as BOARDS
+from .roadmap_model import bram18_for
+
+#: Planning bandwidth of K reads from DDR, GB/s, by HP ports used (hardware.md §8 "Planning bandwidth").
+PLANNING_GBPS = {1: 1.0, 2: 1.45}
+#: First-access latency of a DDR read through an HP port, PL clocks at 100 MHz. Assumption (not in §8): a few
+#: hundred ns, as for any DDR3 controller behind an interconnect; paid once per Euler step (bursts pipeline).
+DDR_LATENCY_CYCLES = 40
+#: XC7Z020 budget (DS190; hardware.md §1) and what the rest of the design keeps: the AXI DMA, interconnects.
+BRAM36 = 140
+BRAM36_RESERVED = 4
+FFS = 106_400
+FF_FRACTION = 0.6  # accumulators + feeders may take this much of the flip-flops
+LUTS = 53_200
+LUTRAM_FRACTION = 0.35  # drive banks in LUT RAM (the RTL asks for distributed RAM) may take this much of the LUTs
+#: Stock PYNQ image's CMA pool (hardware.md §8); K planes must fit it unless the bootargs raise `cma=`.
+CMA_STOCK_BYTES = 128 << 20
+#: Headroom the pool keeps for the AXI DMA's request buffers and fragmentation: K exactly filling the stock pool
+#: "does not fit in practice" (hardware.md §8, n16384 at 4-bit K).
+CMA_HEADROOM_BYTES = 16 << 20
+DDR_BYTES = 512 << 20
+#: Lanes of the PYNQ-Z2 builds (2 DSP48E1 each: 128 of 220).
+LANES = 64
+
+
+def clock_hz() -> float:
+    return BOARDS["pynq-z2"].fclk0_mhz * 1e6
+
+
+def port_beats_per_cycle(ports: int) -> float:
+    """AXI beats per PL clock each K read port delivers at the planning rate (at most 1: a 64-bit port)."""
+    bytes_per_cycle = PLANNING_GBPS[ports] * 1e9 / clock_hz() / ports
+    return min(1.0, bytes_per_cycle / (AXI_DATA_BITS // 8))
+
+
+@dataclass(frozen=True)
+class Budget:
+    bram36: float
+    ffs: int
+    lutram_luts: int
+
+    def fits(self) -> bool:
+        return (self.bram36 <= BRAM36 - BRAM36_RESERVED and self.ffs <= FF_FRACTION * FFS
+                and self.lutram_luts <= LUTRAM_FRACTION * LUTS)
+
+
+def budget(p: HardwareParams) -> Budget:
+    """On-chip memory of a streamed-K build (K itself is in DDR): phase, double-buffered trig, gain and omega in
+    block RAM, one 128-beat FIFO per K port, drive banks in LUT RAM, B accumulator pairs and B row feeders per
+    lane in flip-flops."""
+    s = p.spec
+    nt, BN = p.n_total, p.state_words
+    r18 = (bram18_for(BN, s.phase_bits) + bram18_for(2 * BN, 2 * s.trig_bits) + bram18_for(nt, s.gain_bits)
+           + bram18_for(nt, BUS_BITS) + p.k_ports * bram18_for(128, AXI_DATA_BITS))
+    ffs = 4 * p.batch * p.lanes * p.acc_bits
+    lutram = p.lanes * math.ceil(p.drive_bank_depth / 64) * s.drive_bits
+    return Budget(r18 / 2, ffs, lutram)
+
+
+def request_cycles(p: HardwareParams, steps: int, step_cycles: float) -> float:
+    """One batch: drive + phase words in (one word per clock), init pass, the steps, readback (2 clocks a word)."""
+    from rtl.resources import cycle_accounting
+
+    lengths = stream_lengths(p)
+    return lengths["drive"] + lengths["phase"] + cycle_accounting(p)["init_pass"] + steps * step_cycles \
+        + 2 * p.state_words
+
+
+def plan(n: int, n_cond: int, spec: NumericsSpec, steps: int = 10, ports: int = 2, max_batch: int = 16) -> dict:
+    """The streamed-K PYNQ-Z2 build for an (n, n_cond) model: the batch with the most images/s that fits the chip
+    (ties: the smaller batch), its cycles per step (compute vs DDR), images/s and DDR needs."""
+    from rtl.resources import streamed_cycle_accounting
+
+    rate = port_beats_per_cycle(ports)
+    best = None
+    for b in range(1, max_batch + 1):
+        p = HardwareParams(n, n_cond, LANES, spec, batch=b, k_source="ddr", k_ports=ports)
+        use = budget(p)
+        if not use.fits():
+            break
+        acc = streamed_cycle_accounting(p, rate, DDR_LATENCY_CYCLES)
+        ips = b * clock_hz() / request_cycles(p, steps, acc["step_model"])
+        if best is None or ips > best["images_per_s"] * 1.01:
+            best = {"params": p, "budget": use, "cycles": acc, "images_per_s": ips}
+    if best is None:
+        raise ValueError(f"no streamed-K batch of n={n} fits the XC7Z020's on-chip memory")
+    p = best["params"]
+    best.update(k_plane_bytes=p.k_plane_bytes, k_ddr_bytes=p.k_ddr_bytes,
+                fits_stock_cma=p.k_ddr_bytes + CMA_HEADROOM_BYTES <= CMA_STOCK_BYTES,
+                cma_needed_mib=math.ceil((p.k_ddr_bytes + CMA_HEADROOM_BYTES) / 2**20 / 64) * 64,
+                port_beats_per_cycle=rate)
+    return best
