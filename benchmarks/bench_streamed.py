@@ -112,14 +112,16 @@ def markdown(res: dict) -> str:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(prog="python benchmarks/bench_streamed.py", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sim", default="256:1,256:3,1024:2", help="n:batch builds to simulate, or 'none'")
-    ap.add_argument("--n-cond", type=int, default=1)
-    ap.add_argument("--format", default="pynq-z2-n1024")
-    ap.add_argument("--ports", type=int, default=2, choices=sorted(streamed.PLANNING_GBPS))
+    ap.add_argument("--n-cond", type=int, default=1, help="conditioning oscillators of the simulated builds")
+    ap.add_argument("--format", default="pynq-z2-n1024", help="numerics format of the simulated builds (K width)")
+    ap.add_argument("--ports", type=int, default=2, choices=sorted(streamed.PLANNING_GBPS),
+                    help="K read ports (HP ports); sets the planning DDR rate")
     ap.add_argument("--steps", type=int, default=2, help="Euler steps per simulated run")
     ap.add_argument("--samples", type=int, default=2, help="simulated runs per build")
-    ap.add_argument("--out", default=str(RESULTS / "streamed"))
+    ap.add_argument("--out", default=str(RESULTS / "streamed"), help="result path without suffix (.json and .md)")
     a = ap.parse_args(argv)
     try:
         builds = [] if a.sim == "none" else [tuple(int(x) for x in item.split(":")) for item in a.sim.split(",")]
