@@ -9,51 +9,7 @@ from fixedpoint.spec import HardwareParams
 from rtl import regs
 from rtl.core import OscillatorCore
 from sim.images import load_sequence, random_image
-
-
-async def axil_write(ctx, dut, offset, value):
-    ctx.set(dut.s_axil_awaddr, offset)
-    ctx.set(dut.s_axil_wdata, value)
-    ctx.set(dut.s_axil_wstrb, 0xF)
-    ctx.set(dut.s_axil_awvalid, 1)
-    ctx.set(dut.s_axil_wvalid, 1)
-    ctx.set(dut.s_axil_bready, 1)
-    while True:
-        await ctx.tick()
-        if ctx.get(dut.s_axil_bvalid):
-            break
-        ctx.set(dut.s_axil_awvalid, 0)
-        ctx.set(dut.s_axil_wvalid, 0)
-    ctx.set(dut.s_axil_awvalid, 0)
-    ctx.set(dut.s_axil_wvalid, 0)
-    resp = ctx.get(dut.s_axil_bresp)
-    await ctx.tick()
-    return resp
-
-
-async def axil_read(ctx, dut, offset):
-    ctx.set(dut.s_axil_araddr, offset)
-    ctx.set(dut.s_axil_arvalid, 1)
-    ctx.set(dut.s_axil_rready, 1)
-    await ctx.tick()
-    ctx.set(dut.s_axil_arvalid, 0)
-    while not ctx.get(dut.s_axil_rvalid):
-        await ctx.tick()
-    v = ctx.get(dut.s_axil_rdata)
-    await ctx.tick()
-    return v
-
-
-async def stream_in(ctx, dut, words):
-    for k, w in enumerate(words):
-        ctx.set(dut.s_axis_tdata, int(w))
-        ctx.set(dut.s_axis_tvalid, 1)
-        ctx.set(dut.s_axis_tlast, int(k == len(words) - 1))
-        while not ctx.get(dut.s_axis_tready):
-            await ctx.tick()
-        await ctx.tick()
-    ctx.set(dut.s_axis_tvalid, 0)
-    ctx.set(dut.s_axis_tlast, 0)
+from sim.pysim_bus import axil_read, axil_write, stream_in
 
 
 @pytest.mark.parametrize("n,m,lanes,steps", [(8, 2, 4, 3), (4, 3, 4, 2)])

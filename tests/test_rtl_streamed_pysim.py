@@ -12,7 +12,7 @@ from fixedpoint.spec import AXI_DATA_BITS, FORMATS, HardwareParams
 from rtl import regs
 from rtl.core import OscillatorCore
 from sim.images import random_image
-from test_rtl_core_pysim import axil_read, axil_write, stream_in
+from sim.pysim_bus import axil_read, axil_write, stream_in
 
 K_BASE = 0x1000_0000
 PLANE_GAP = 0x10_0000
