@@ -77,7 +77,7 @@ def add_param_args(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--batch", type=cli.positive_int, default=1, help="samples per run sharing each pass over K")
     ap.add_argument("--k-source", choices=K_SOURCES, default="bram",
                     help="bram: K in on-chip banks; ddr: K streamed from DDR through AXI4 read masters")
-    ap.add_argument("--k-ports", type=int, default=1, help="K read masters (HP ports) of a --k-source ddr build")
+    ap.add_argument("--k-ports", type=cli.positive_int, default=1, help="K read masters (HP ports) of a --k-source ddr build")
 
 
 def main(argv=None) -> int:
