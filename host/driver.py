@@ -12,6 +12,11 @@ Register offsets and fields come from rtl.regs (never typed here). Load protocol
   per request: LOAD_TARGET=drive + the class's rows (skipped when the core already holds that class's
                rows for this image), LOAD_TARGET=phase + phase words, STEPS,
                CTRL.START, wait for STATUS.DONE, CTRL.READBACK + DMA n+M words back.
+Streamed-K builds (BUILD.K_IN_DDR): the model has no "k" load; K's planes (fixedpoint.layout.k_ddr_planes) are
+written into buffers from `allocate` (allocated before any transfer, so a pool too small fails first), flushed,
+and their bus addresses written to K_ADDR<q>; the core reads them itself on every Euler step. A batch build
+(BUILD.BATCH = B) runs B samples per request: a single request fills the batch with copies of its sample (a
+sample's phases do not depend on its batch) and reads back sample 0.
 """
 from __future__ import annotations
 
@@ -20,9 +25,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fixedpoint.layout import LOAD_TARGETS, model_streams, request_streams, stream_lengths, words_to_phases
+from fixedpoint.layout import (LOAD_TARGETS, k_ddr_planes, model_streams, request_streams, stream_lengths,
+                               words_to_phases)
 from fixedpoint.quantize import HardwareImage
-from fixedpoint.spec import HardwareParams
+from fixedpoint.spec import AXI_BURST_BYTES, HardwareParams
 from rtl import regs
 
 from .boards.base import BoardError, BoardTimeout, CoreMismatch, ImageMismatch
@@ -36,9 +42,10 @@ ST_BUSY = regs.bits("STATUS", "BUSY")
 ST_DONE = regs.bits("STATUS", "DONE")
 ST_OVERFLOW = regs.bits("STATUS", "OVERFLOW")
 ST_LOAD_ERROR = regs.bits("STATUS", "LOAD_ERROR")
+ST_AXI_ERROR = regs.bits("STATUS", "AXI_ERROR")
 IRQ_DONE = regs.bits("IRQ_STATUS", "DONE")
 MODEL_TARGETS = ("k", "kcond", "gain", "omega")
-_PARAM_REGS = ("N", "N_COND", "LANES", "SPEC0", "SPEC1", "SPEC2", "BUILD_HASH")
+_PARAM_REGS = ("N", "N_COND", "LANES", "SPEC0", "SPEC1", "SPEC2", "BUILD", "BUILD_HASH")
 
 
 @dataclass
@@ -58,6 +65,7 @@ class CoreDriver:
         self.clock_hz = clock_hz
         self.run_timeout_s = run_timeout_s
         self._buffers: dict[int, object] = {}
+        self._k_buffers: list = []  # streamed-K builds: one buffer per K plane
         self.info = self.identify(expect_build_hash, check_build_hash)
         self.params = self.info.params
         self.lengths = stream_lengths(self.params)
@@ -138,15 +146,57 @@ class CoreDriver:
             self.abort()
         self.loaded_digest = None
         self.loaded_drive = None
-        t = 0.0
+        t = self._load_k(image) if self.params.k_streamed else 0.0
         streams = model_streams(image)
         for name in MODEL_TARGETS:
-            t += self.stream(name, streams[name])
+            if name in streams:
+                t += self.stream(name, streams[name])
         self.mmio.write(R["GAIN_SHIFT"], image.gain_shift)
         if self.mmio.read(R["GAIN_SHIFT"]) != image.gain_shift:
             raise BoardError(f"GAIN_SHIFT did not take the value {image.gain_shift}")
         self.loaded_digest = image.digest()
         return t
+
+    def _load_k(self, image: HardwareImage) -> float:
+        """Streamed-K builds: K's planes into DDR buffers (allocated first: nothing is transferred when the
+        contiguous pool is too small), flushed, their bus addresses into K_ADDR<q>. Returns seconds spent."""
+        from bitstreams.streamed import CMA_HEADROOM_BYTES, CMA_STOCK_BYTES
+
+        t0 = time.perf_counter()
+        p = self.params
+        planes = k_ddr_planes(image)
+        if len(self._k_buffers) != p.k_ports or any(b.shape != planes[0].shape for b in self._k_buffers):
+            self._free_k()
+            try:
+                for _ in range(p.k_ports):
+                    self._k_buffers.append(self._allocate(shape=planes[0].shape, dtype=np.uint32))
+            except (RuntimeError, MemoryError, ValueError) as e:
+                self._free_k()
+                mib = p.k_plane_bytes / 2**20
+                need = -(-(p.k_ddr_bytes + CMA_HEADROOM_BYTES) // (64 << 20)) * 64
+                raise BoardError(
+                    f"K of this model (n={p.n}, {p.spec.coupling_bits}-bit) needs {p.k_ports} contiguous buffer(s) of "
+                    f"{mib:.1f} MiB in DDR, but allocating them failed ({type(e).__name__}: {e}). The stock PYNQ "
+                    f"image's contiguous pool (CMA) is {CMA_STOCK_BYTES >> 20} MiB: boot the board with "
+                    f"cma={need}M in the kernel bootargs (docs/host.md), or use a model with fewer oscillators or "
+                    "4-bit K. Nothing was transferred.") from None
+        for q, (buf, plane) in enumerate(zip(self._k_buffers, planes)):
+            addr = int(buf.device_address)
+            if addr % AXI_BURST_BYTES:
+                raise BoardError(f"K plane {q} buffer at {addr:#x} is not {AXI_BURST_BYTES}-byte aligned")
+            buf[:] = plane
+            buf.flush()
+            self.mmio.write(R[f"K_ADDR{q}"], addr)
+            if self.mmio.read(R[f"K_ADDR{q}"]) != addr:
+                raise BoardError(f"K_ADDR{q} did not take the value {addr:#x}")
+        return time.perf_counter() - t0
+
+    def _free_k(self) -> None:
+        for buf in self._k_buffers:
+            free = getattr(buf, "freebuffer", None)
+            if free:
+                free()
+        self._k_buffers = []
 
     def run(self, image: HardwareImage, class_id: int, phases0: np.ndarray, steps: int) -> tuple[np.ndarray, dict, bool]:
         """One request; returns (phases int64, timing, overflow)."""
@@ -154,7 +204,8 @@ class CoreDriver:
             raise BoardError("the core holds another model image; load_model first")
         if not 0 <= steps < 1 << regs.BY_NAME["STEPS"].field("STEPS").width:
             raise ValueError(f"steps={steps} does not fit the STEPS register")
-        req = request_streams(image, class_id, phases0)
+        batch = self.params.batch  # a batch build runs B samples: fill it with copies of this one
+        req = request_streams(image, [int(class_id)] * batch, np.tile(np.asarray(phases0, dtype=np.int64), (batch, 1)))
         transfer = 0.0
         key = (self.loaded_digest, int(class_id))
         if self.loaded_drive != key:  # the drive memory keeps its rows between runs: resend on a class change
@@ -173,14 +224,17 @@ class CoreDriver:
         cycles = m.read(R["CYCLES_LO"]) | (m.read(R["CYCLES_HI"]) << 32)
         m.write(R["IRQ_STATUS"], IRQ_DONE)
         t1 = time.perf_counter()
-        n_words = self.params.n_total
+        n_words = self.params.state_words
         buf = self._buffer(n_words)
         self.dma.recvchannel.transfer(buf)
         m.write(R["CTRL"], CTRL_READBACK)
         self.dma.recvchannel.wait()
         words = np.array(buf, dtype=np.uint32, copy=True)
         transfer += time.perf_counter() - t1
-        phases = words_to_phases(words, self.params)
+        phases = words_to_phases(words, self.params)[: self.params.n_total]  # sample 0
+        if st & ST_AXI_ERROR:
+            raise BoardError("the core's K reads from DDR failed (STATUS.AXI_ERROR): K_ADDR points outside DDR or "
+                             "the buffers were freed; reload the model")
         timing = {"transfer_s": transfer, "compute_cycles": int(cycles), "compute_s": cycles / self.clock_hz,
                   "wait_s": wait_s}
         return phases, timing, bool(st & ST_OVERFLOW)
@@ -197,6 +251,7 @@ class CoreDriver:
                                    "run aborted")
 
     def close(self) -> None:
+        self._free_k()
         for buf in self._buffers.values():
             free = getattr(buf, "freebuffer", None)
             if free:

@@ -16,6 +16,11 @@ driver polls S2MM_DMASR, i.e. after it has told the core to start its readback, 
 Simulated time only advances when the host waits: a STATUS read that finds the core busy lets the
 simulation run until the done interrupt (or a chunk of cycles), standing in for the wall time that
 passes between two polls on a real board.
+
+Streamed-K cores read K planes from DDR themselves (AXI4 read masters on HP ports). The buffers live here
+(allocate()); the simulated DDR behind the core's read ports is a copy that SimDevice refreshes when the host
+writes CTRL.START: every allocation a K_ADDR<q> register points at is sent (SimClient.mem_write) if its bytes
+changed since it was last sent, so the simulated core reads what the host wrote, as the real core reads DDR.
 """
 from __future__ import annotations
 
@@ -48,6 +53,9 @@ DMASR_HALTED, DMASR_IDLE, DMASR_INT_ERR, DMASR_SLV_ERR, DMASR_DEC_ERR, DMASR_IOC
 _SIM_ERRORS = (OSError, EOFError, ConnectionError, BrokenPipeError)
 
 _STATUS = regs.OFFSETS["STATUS"]
+_CTRL = regs.OFFSETS["CTRL"]
+_START = regs.bits("CTRL", "START")
+_K_ADDR = {regs.OFFSETS[f"K_ADDR{q}"] for q in range(regs.K_PORTS_MAX)}
 _BUSY = regs.bits("STATUS", "BUSY")
 _DONE = regs.bits("STATUS", "DONE")
 
@@ -72,6 +80,8 @@ class SimDevice(Device):
         self._chan = {0x00: _Channel(0x00), 0x30: _Channel(0x30)}
         self._allocs: dict[int, tuple[weakref.ref, int]] = {}
         self._next = BUFFER_BASE
+        self._k_addr: dict[int, int] = {}  # K_ADDR<q> offset -> bus address written
+        self._ddr_sent: dict[int, bytes] = {}  # allocation base -> digest of the bytes the simulated DDR holds
         self.poll_chunk_cycles = POLL_CHUNK_CYCLES
         self.stats = {"reg_reads": 0, "reg_writes": 0, "words_in": 0, "words_out": 0, "polls_waited": 0,
                       "sim_cpu_s": 0.0}
@@ -151,11 +161,31 @@ class SimDevice(Device):
     def _write(self, address: int, value: int) -> None:
         self.stats["reg_writes"] += 1
         if CORE_BASE <= address < CORE_BASE + CORE_RANGE:
-            self._sim(self.client.write_reg, address - CORE_BASE, value)
+            off = address - CORE_BASE
+            if off in _K_ADDR:
+                self._k_addr[off] = value
+            elif off == _CTRL and value & _START and self._k_addr:
+                self._sync_ddr()
+            self._sim(self.client.write_reg, off, value)
         elif DMA_BASE <= address < DMA_BASE + DMA_RANGE:
             self._dma_write(address - DMA_BASE, value)
         else:
             raise BoardDisconnected(f"write to unmapped address {address:#x} (bus error on hardware)")
+
+    def _sync_ddr(self) -> None:
+        """Send every allocation a K_ADDR register points at to the simulated DDR, if it changed."""
+        import hashlib
+
+        for addr in sorted(set(self._k_addr.values())):
+            for base, (ref, size) in self._allocs.items():
+                buf = ref()
+                if buf is None or not base <= addr < base + size:
+                    continue
+                data = np.asarray(buf).reshape(-1).view(np.uint8).tobytes()
+                digest = hashlib.sha256(data).digest()
+                if self._ddr_sent.get(base) != digest:
+                    self._sim(self.client.mem_write, base, data)
+                    self._ddr_sent[base] = digest
 
     def _advance(self) -> None:
         """Let simulated time pass while the host waits for the core."""

@@ -200,6 +200,10 @@ class SimClient:
         _, out = self._call("stream_out", sim_cycles=timeout_cycles, count=int(count), timeout_cycles=timeout_cycles)
         return np.frombuffer(out, dtype="<u4").astype(np.uint32)
 
+    def mem_write(self, address: int, data: bytes) -> None:
+        """Write bytes into the simulated DDR a streamed-K core reads (sim/server.py)."""
+        self._call("mem_write", bytes(data), address=int(address))
+
     def wait_irq(self, timeout_cycles: int) -> int:
         return int(self._call("wait_irq", sim_cycles=int(timeout_cycles), timeout_cycles=int(timeout_cycles))[0]["waited"])
 

@@ -3,6 +3,10 @@
 The simulator only advances while a request is being served; between requests it blocks on the socket. Waiting
 for the interrupt free-runs the clock (one RisingEdge trigger on irq plus a timer), so a 10-step run at the
 PYNQ-Z2 size costs no per-cycle Python.
+
+Streamed-K builds (ports m_axi<q>_*) read K from a simulated DDR: one cocotbext-axi AxiRamRead per read port on one
+sparse memory of the board's 512 MiB; the client fills it with "mem_write" (host.simdevice.SimDevice does so for
+the buffers the core's K_ADDR registers point at, when the host starts a run).
 """
 from __future__ import annotations
 
@@ -23,6 +27,7 @@ from .protocol import SOCKET_ENV, recv_msg, send_msg
 @cocotb.test()
 async def serve(dut):
     drv = DirectDriver(dut)
+    ddr = _ddr(dut)
     await drv.reset()
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.connect(os.environ[SOCKET_ENV])
@@ -47,6 +52,14 @@ async def serve(dut):
                     out = (await drv.stream_out(int(req["count"]), req.get("timeout_cycles"))).astype("<u4").tobytes()
                 elif op == "wait_irq":
                     reply["waited"] = await drv.wait_irq(int(req["timeout_cycles"]))
+                elif op == "mem_write":
+                    if ddr is None:
+                        raise ValueError("mem_write: this core build reads no memory (K is on chip)")
+                    addr = int(req["address"])
+                    if not 0 <= addr <= DDR_BYTES - len(payload):
+                        raise ValueError(f"mem_write of {len(payload)} bytes at {addr:#x} outside the {DDR_BYTES >> 20} "
+                                         "MiB DDR")
+                    ddr.write(addr, payload)
                 elif op == "cycles":
                     pass
                 elif op == "reset":
@@ -64,6 +77,24 @@ async def serve(dut):
             send_msg(sock, reply, out)
     finally:
         sock.close()
+
+
+#: The PYNQ-Z2's DDR3 (hardware.md §1): the address range the simulated K read ports decode.
+DDR_BYTES = 512 << 20
+
+
+def _ddr(dut):
+    """AxiRamRead on every K read port of a streamed-K build, sharing one memory; None for on-chip-K builds."""
+    from cocotbext.axi import AxiRamRead, AxiReadBus
+
+    rams, q = [], 0
+    while hasattr(dut, f"m_axi{q}_araddr"):
+        ram = AxiRamRead(AxiReadBus.from_prefix(dut, f"m_axi{q}"), dut.clk, dut.rst, size=DDR_BYTES,
+                         mem=rams[0].mem if rams else None)
+        ram.log.setLevel("WARNING")
+        rams.append(ram)
+        q += 1
+    return rams[0] if rams else None
 
 
 def _cycles() -> int:
