@@ -43,9 +43,17 @@ BUILD_BOARDS = ("golden", "sim")
 def board_params(config, fmt: str | None = None, lanes: int | None = None) -> HardwareParams:
     """The core build a software board models for a checkpoint's ModelConfig (fixedpoint.spec.default_build).
 
-    The PYNQ-Z2 build for cifar10-n1024, so `sim` and `golden` compute what the board would; `fmt` (a
-    fixedpoint.spec.FORMATS name) and `lanes` override it. Raises ValueError for an unknown format or lanes.
+    The PYNQ-Z2 build for cifar10-n1024, so `sim` and `golden` compute what the board would; for models whose K
+    does not fit on chip and for ImageNet-64 models, the streamed-K PYNQ-Z2 build (bitstreams.streamed.pynq_z2_build:
+    K in DDR, a batch of samples per pass over K). `fmt` (a fixedpoint.spec.FORMATS name) and `lanes` override it
+    (on-chip K). Raises ValueError for an unknown format or lanes.
     """
+    if fmt is None and lanes is None:
+        from bitstreams.streamed import pynq_z2_build
+
+        streamed = pynq_z2_build(config.n, config.n_cond, getattr(config, "dataset", ""))
+        if streamed is not None:
+            return streamed
     return default_build(config.n, config.n_cond, fmt, lanes)
 
 

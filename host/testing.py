@@ -25,6 +25,39 @@ def random_checkpoint(path: str, config: str = "cifar10-n64", seed: int = 0) -> 
     return path
 
 
+def un0_imagenet_file(path: str, n: int = 64, seed: int = 0) -> str:
+    """A random-init ImageNet-64 generator at small n written the way Un-0 writes its checkpoints (needs torch):
+    {"model": state dict with torch.compile's `_orig_mod` key segments, "optimizer", "scheduler", "epoch",
+    "global_step", "config": Un-0's config keys}; the release recipe (n_cond 1, 1000 classes, mup,
+    reference-oscillator readout, 64x64 decoder; un0-model.md §7). `python -m model.checkpoint import-un0` reads it."""
+    import torch
+
+    from model.config import ModelConfig
+    from model.un0 import OscillatorGenerator
+
+    cfg = ModelConfig(name=f"imagenet64-n{n}", n=n, n_cond=1, num_classes=1000, image_size=64,
+                      decoder_in_channels=2 * n // 16, dataset="imagenet64", relativization="ref_oscillator",
+                      parameterization="mup", init_output_gain=1.0)
+    torch.manual_seed(seed)
+    model = OscillatorGenerator(cfg)
+    sd = {}
+    for k, v in model.state_dict().items():
+        top, rest = k.split(".", 1)
+        sd[f"{top}._orig_mod.{rest}"] = v.detach().clone()
+    torch.save({
+        "model": sd,
+        "optimizer": {"state": {}, "param_groups": [{"lr": 1e-3, "betas": (0.9, 0.95), "params": []}]},
+        "scheduler": {"last_epoch": 0, "_step_count": 1},
+        "epoch": 0,
+        "global_step": 0,
+        "config": {"dataset": "imagenet64", "n_oscillators": n, "n_conditional_oscillators": 1,
+                   "class_dropout_prob": 0.1, "num_steps": 10, "decoder_in_channels": 2 * n // 16,
+                   "parameterization": "mup", "relativization": "ref_oscillator", "encoding": "sin_cos",
+                   "solver": "euler"},
+    }, path)
+    return path
+
+
 @contextlib.contextmanager
 def agent_process(*args: str, startup_timeout: float = 60.0):
     """`python -m host.agent --listen 127.0.0.1:0 ARGS...`; yields (url, Popen). Killed on exit."""

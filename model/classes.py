@@ -124,6 +124,11 @@ def resolve_class(name_or_index: str | int, dataset: str, num_classes: int | Non
         return aliases[key]
     close = difflib.get_close_matches(key, list(aliases), n=5, cutoff=0.6)
     hint = f" Close matches: {close}." if close else ""
+    if dataset != "imagenet64" and key in _aliases("imagenet64"):
+        hint = (f" {name_or_index!r} is an ImageNet-64 class (id {_aliases('imagenet64')[key]}): it needs an ImageNet-64 "
+                "checkpoint. Import Un-0's released weights (Hugging Face repo un-ai/Un-0, e.g. imagenet64_n6656.pt) with "
+                "`python -m model.checkpoint import-un0 imagenet64_n6656.pt out/imagenet64-n6656.safetensors`, then pass "
+                "--checkpoint out/imagenet64-n6656.safetensors.")
     shown = names[:limit]
     avail = shown if len(shown) <= 20 else shown[:20] + [f"... ({len(shown)} classes in all)"]
     raise ValueError(

@@ -57,3 +57,38 @@ def test_a_pool_too_small_for_k_fails_before_any_transfer(board):
     finally:
         drv._allocate = saved
     assert board.device.stats["words_in"] == before
+
+
+def test_volcano_from_an_un0_imagenet_checkpoint_sim_equals_golden(tmp_path):
+    """Un-0-layout ImageNet-64 checkpoint (small n) -> import-un0 -> `host.run --class volcano` on golden and on the
+    sim board, which simulates the streamed-K PYNQ-Z2 build (K in DDR, batch): identical phases and images (the
+    PNGs differ only in the label naming the board)."""
+    pytest.importorskip("torch")
+    from host.api import board_params, checkpoint_config
+    from host.run import main as run_main
+    from host.testing import un0_imagenet_file
+    from model.checkpoint import main as checkpoint_main
+
+    pt = un0_imagenet_file(str(tmp_path / "imagenet64_n64.pt"), n=64, seed=4)
+    ours = tmp_path / "imagenet64-n64.safetensors"
+    assert checkpoint_main(["import-un0", pt, str(ours)]) == 0
+    params = board_params(checkpoint_config(str(ours))[1])
+    assert params.k_streamed and params.n_cond == 1 and params.batch > 1  # the build a PYNQ-Z2 would use
+    outs = {}
+    for board in ("golden", "sim"):
+        outs[board] = tmp_path / f"{board}.npz"
+        extra = ["--simulator", "icarus"] if board == "sim" else []
+        assert run_main(["--board", board, "--class", "volcano", "--checkpoint", str(ours), "--seed", "3", "--n", "2",
+                         "--out", str(tmp_path / f"{board}.png"), "--phases", str(outs[board]), *extra]) == 0
+    with np.load(outs["golden"]) as g, np.load(outs["sim"]) as s:
+        np.testing.assert_array_equal(g["phases"], s["phases"])
+        np.testing.assert_array_equal(g["images"], s["images"])
+        assert g["images"].shape[-2:] == (64, 64)
+
+
+def test_volcano_with_the_cifar_checkpoint_says_how_to_import_imagenet(capsys):
+    from host.run import main as run_main
+
+    assert run_main(["--board", "golden", "--class", "volcano"]) == 2
+    err = capsys.readouterr().err
+    assert "ImageNet-64 class" in err and "import-un0" in err and "--checkpoint" in err
