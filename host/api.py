@@ -29,9 +29,9 @@ import numpy as np
 
 from fixedpoint.golden import initial_phases
 from fixedpoint.readout import phase_features, phases_to_radians
-from fixedpoint.spec import HardwareParams, default_build
+from fixedpoint.spec import FORMATS, HardwareParams, default_build
 
-from .boards import Board, open_board
+from .boards import Board, ImageMismatch, open_board
 
 REPO = Path(__file__).resolve().parent.parent
 #: The bundled trained model (cifar10-n1024), found from any working directory (notebooks/, the board).
@@ -55,6 +55,21 @@ def board_params(config, fmt: str | None = None, lanes: int | None = None) -> Ha
         if streamed is not None:
             return streamed
     return default_build(config.n, config.n_cond, fmt, lanes)
+
+
+def _wrong_core_message(board: Board, config) -> str:
+    """What a core built for another model size says: the build (and so the bitstream) this model needs."""
+    need = board_params(config)
+    p = board.params
+    variant = (f"the streamed-K build (K in DDR over {need.k_ports} HP ports, batch {need.batch})" if need.k_streamed
+               else "the on-chip-K build")
+    flags = (f"--n {need.n} --n-cond {need.n_cond} --lanes {need.lanes} --format "
+             f"{next((k for k, v in FORMATS.items() if v == need.spec), 'default')}"
+             + (f" --k-source ddr --k-ports {need.k_ports} --batch {need.batch}" if need.k_streamed else ""))
+    return (f"the {board.name} core serves n={p.n}, n_cond={p.n_cond} ({'streamed' if p.k_streamed else 'on-chip'} K) "
+            f"but {config.name} has n={config.n}, n_cond={config.n_cond}: it needs {variant}, a bitstream built "
+            f"from `python -m rtl.build {flags}` (bitstreams.streamed.pynq_z2_build); load that bitstream, or use "
+            "--board golden / sim")
 
 
 @dataclass
@@ -131,6 +146,8 @@ class Session:
         self.checkpoint = str(checkpoint)
         self.config, _ = load_config_and_tensors(self.checkpoint)
         self.params = board.params or params or board_params(self.config)
+        if board.params is not None and (board.params.n, board.params.n_cond) != (self.config.n, self.config.n_cond):
+            raise ImageMismatch(_wrong_core_message(board, self.config))
         self.image = image_from_checkpoint(self.checkpoint, params=self.params)
         self.progress = progress
         t0 = time.perf_counter()

@@ -92,3 +92,17 @@ def test_volcano_with_the_cifar_checkpoint_says_how_to_import_imagenet(capsys):
     assert run_main(["--board", "golden", "--class", "volcano"]) == 2
     err = capsys.readouterr().err
     assert "ImageNet-64 class" in err and "import-un0" in err and "--checkpoint" in err
+
+
+def test_a_core_for_another_model_names_the_build_the_model_needs(board, tmp_path):
+    """An ImageNet-64 checkpoint on a core built for another size: one error naming the streamed-K build."""
+    pytest.importorskip("torch")
+    from host.api import Session
+    from host.testing import un0_imagenet_file
+    from model.checkpoint import main as checkpoint_main
+
+    pt = un0_imagenet_file(str(tmp_path / "imagenet64_n128.pt"), n=128, seed=1)
+    ours = tmp_path / "imagenet64-n128.safetensors"
+    assert checkpoint_main(["import-un0", pt, str(ours)]) == 0
+    with pytest.raises(BoardError, match=r"n=128, n_cond=1.*streamed-K build.*--k-source ddr --k-ports 2"):
+        Session(board, ours, progress=False)
