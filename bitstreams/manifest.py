@@ -66,7 +66,8 @@ def core_build_hash(params: HardwareParams) -> int | None:
 
 def param_differences(built: HardwareParams, needed: HardwareParams) -> list[str]:
     """Human-readable differences between two core builds, e.g. ["n: built 512, needed 1024"]."""
-    diffs = [f"{k}: built {getattr(built, k)}, needed {getattr(needed, k)}" for k in ("n", "n_cond", "lanes")
+    diffs = [f"{k}: built {getattr(built, k)}, needed {getattr(needed, k)}"
+             for k in ("n", "n_cond", "lanes", "k_source", "k_ports", "batch")
              if getattr(built, k) != getattr(needed, k)]
     b, w = built.spec.to_dict(), needed.spec.to_dict()
     diffs += [f"spec.{k}: built {b.get(k)}, needed {w.get(k)}" for k in sorted(set(b) | set(w)) if b.get(k) != w.get(k)]

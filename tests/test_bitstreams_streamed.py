@@ -35,3 +35,12 @@ def test_plan_for_the_flagship_needs_a_larger_cma_pool():
 def test_plan_n6656_fits_stock_cma():
     r = streamed.plan(6656, 1, FORMATS["pynq-z2-n1024"])
     assert r["fits_stock_cma"] and r["params"].batch >= 2
+
+
+def test_bitstream_check_names_the_variant_difference():
+    from bitstreams.manifest import param_differences
+    from fixedpoint.spec import PYNQ_Z2
+
+    need = streamed.pynq_z2_build(6656, 1, "imagenet64")
+    diffs = param_differences(PYNQ_Z2, need)
+    assert "k_source: built bram, needed ddr" in diffs and any(d.startswith("batch:") for d in diffs)
