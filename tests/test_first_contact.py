@@ -117,13 +117,16 @@ def test_every_imported_package_is_declared():
                 assert _norm(word) in declared, f"install.sh installs {word}, which pyproject does not declare"
 
 
-def test_readme_opens_with_the_python_api_and_it_runs(tmp_path, monkeypatch):
-    """The README's first code block is the API in five lines; run it (golden board instead of sim, for speed)."""
+def test_readme_opens_with_two_commands_then_the_python_api_that_runs(tmp_path, monkeypatch):
+    """The README's first code block is the two fresh-machine commands (install + main job, tests); its first
+    Python block is the API in five lines: run it (golden board instead of sim, for speed)."""
     text = (REPO / "README.md").read_text()
     first = re.search(r"```(\w+)\n(.*?)```", text, re.S)
-    assert first.group(1) == "python"
-    code = first.group(2)
-    assert len(code.strip().splitlines()) == 5 and 'host.open("sim")' in code
+    assert first.group(1) == "bash"
+    assert [ln.split()[0] for ln in first.group(2).strip().splitlines()] == ["./install.sh", ".venv/bin/python"]
+    assert first.group(2).strip().splitlines()[1].strip() == ".venv/bin/python -m pytest"
+    code = re.search(r"```python\n(.*?)```", text, re.S).group(1)
+    assert len([ln for ln in code.strip().splitlines() if ln.strip()]) == 5 and 'host.open("sim")' in code
     monkeypatch.chdir(tmp_path)  # it writes out/cat.png relative to the working directory
     scope = {}
     exec(compile(code.replace('host.open("sim")', 'host.open("golden", progress=False)'), "README.md", "exec"), scope)
