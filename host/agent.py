@@ -490,15 +490,24 @@ def is_loopback(host: str) -> bool:
     return bool(addrs) and all(ipaddress.ip_address(a.split("%")[0]).is_loopback for a in addrs)
 
 
+def board_build(name: str, args):
+    """The core build (HardwareParams) the agent's board models: --n/--n-cond/--lanes/--format through
+    fixedpoint.spec.default_build; without --n, sim models the default build of the bundled model
+    (cifar10-n1024: the PYNQ-Z2 build, as `python -m host.run --board sim` does) and golden adopts the build of
+    each image the host loads (None); pynq-z2 reads its build from the core (None)."""
+    from fixedpoint.spec import PYNQ_Z2, default_build
+
+    if args.n is not None:
+        return default_build(args.n, args.n_cond, args.format, args.lanes)
+    if name == "sim":
+        return default_build(PYNQ_Z2.n, PYNQ_Z2.n_cond)
+    return None
+
+
 def make_board(name: str, args) -> Board:
     from .boards import open_board
 
-    params = None
-    if args.n is not None:
-        from fixedpoint.spec import default_build
-
-        params = default_build(args.n, args.n_cond, args.format, args.lanes)
-    return open_board(name, params=params, bitfile=args.bitfile, simulator=args.simulator)
+    return open_board(name, params=board_build(name, args), bitfile=args.bitfile, simulator=args.simulator)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -540,7 +549,8 @@ def parse_args(argv=None):
     ap.add_argument("--baud", type=_positive(int), default=115200, help="serial line rate (default 115200)")
     ap.add_argument("--bitfile", default=None, help="pynq-z2: overlay .bit (with its .hwh beside it)")
     ap.add_argument("--simulator", default=None, choices=["verilator", "icarus"], help="sim: the simulator")
-    ap.add_argument("--n", type=_positive(int), default=None, help="sim/golden: core build to model (with --lanes, --format)")
+    ap.add_argument("--n", type=_positive(int), default=None, help="sim/golden: core build to model (with --lanes, --format; default: sim models "
+                    "the PYNQ-Z2 build of cifar10-n1024, golden the build of each loaded image)")
     ap.add_argument("--n-cond", type=_positive(int), default=None,
                     help="sim/golden with --n: conditioning oscillators (default 8)")
     ap.add_argument("--lanes", type=_positive(int), default=None,

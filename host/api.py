@@ -14,9 +14,10 @@ model.sample starts the float model from), the board integrates the Euler steps 
 words, the host decodes them (torch if importable, else numpy). `python -m host.run` is a command line
 over this module; host.pictures draws what it returns.
 
-Errors: FileNotFoundError (checkpoint), ValueError (class, n, seed, board name or build), and
-host.boards.BoardError and its subclasses (BoardTimeout, BoardDisconnected, ImageMismatch, CoreMismatch)
-for everything the board reports.
+Errors: FileNotFoundError (checkpoint), ValueError (class, n, seed, board name or build; n and seed are checked
+by check_generate_args, the limits `python -m host.run` uses too), TypeError (a board that is not a name, URL or
+Board), and host.boards.BoardError and its subclasses (BoardTimeout, BoardDisconnected, ImageMismatch,
+CoreMismatch) for everything the board reports and for generate() on a closed session.
 """
 from __future__ import annotations
 
@@ -27,17 +28,31 @@ from pathlib import Path
 
 import numpy as np
 
+from fixedpoint.cli import MAX_SEED
 from fixedpoint.golden import initial_phases
 from fixedpoint.readout import phase_features, phases_to_radians
 from fixedpoint.spec import FORMATS, HardwareParams, default_build
 
-from .boards import Board, ImageMismatch, open_board
+from .boards import BOARDS, Board, BoardError, ImageMismatch, open_board
 
 REPO = Path(__file__).resolve().parent.parent
 #: The bundled trained model (cifar10-n1024), found from any working directory (notebooks/, the board).
 DEFAULT_CHECKPOINT = REPO / "checkpoints" / "cifar10-n1024.safetensors"
 #: Boards that model a core build the host chooses (they need its HardwareParams); the others report theirs.
 BUILD_BOARDS = ("golden", "sim")
+#: Most samples one generate() call (and `python -m host.run --n`) may ask for: each is one board run and the
+#: host keeps them all (images, phases, the picture). Seeds are 0..MAX_SEED (fixedpoint.cli, the CLIs' limit).
+MAX_SAMPLES = 4096
+
+
+def check_generate_args(n, seed) -> tuple[int, int]:
+    """(n, seed) as ints after the checks generate() and the CLIs share: n in 1..MAX_SAMPLES, seed in
+    0..MAX_SEED (integers, not bool). Raises ValueError saying the limit."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n <= MAX_SAMPLES:
+        raise ValueError(f"n must be an integer between 1 and {MAX_SAMPLES} (samples per call), got {n!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= MAX_SEED:
+        raise ValueError(f"seed must be an integer between 0 and {MAX_SEED} (2**32 - 1), got {seed!r}")
+    return int(n), int(seed)
 
 
 def board_params(config, fmt: str | None = None, lanes: int | None = None) -> HardwareParams:
@@ -142,6 +157,7 @@ class Session:
 
         from .imageio import Decoder
 
+        self._closed = False
         self.board = board
         self.checkpoint = str(checkpoint)
         self.config, _ = load_config_and_tensors(self.checkpoint)
@@ -192,13 +208,13 @@ class Session:
 
         trajectory=True also returns the phases after every Euler step (a chain of single-step runs,
         bit-identical to one run) and their decoded images. Shapes and units: see Samples. Raises
-        ValueError for a bad class, n < 1 or a negative seed, BoardError for board failures.
+        ValueError for a bad class, n outside 1..MAX_SAMPLES or a seed outside 0..MAX_SEED (check_generate_args),
+        BoardError for board failures and for a closed session.
         """
+        if self._closed:
+            raise BoardError(f"this session on board {self.name} is closed: open a new one with host.open(...)")
         class_id = self.class_id(cls)
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-            raise ValueError(f"n must be a positive integer, got {n!r}")
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-            raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+        n, seed = check_generate_args(n, seed)
         p = self.params
         phases0 = initial_phases(int(seed), int(n), p.n_total, p.spec)
         finals, imgs, timings, ovf, trajs = [], [], [], [], []
@@ -235,7 +251,8 @@ class Session:
 
     # ---- lifetime --------------------------------------------------------------------------------------
     def close(self) -> None:
-        """Release the board (simulator process, link, buffers). Idempotent."""
+        """Release the board (simulator process, link, buffers). Idempotent; generate() afterwards raises."""
+        self._closed = True
         self.board.close()
 
     def __enter__(self):
@@ -261,6 +278,9 @@ def open(board: str | Board = "sim", checkpoint: str | Path | None = None, *, fm
     ideal), which programs the float checkpoint into a behavioural chip model (docs/analog.md).
     Raises FileNotFoundError, ValueError, BoardError (see the module docstring).
     """
+    if not isinstance(board, (str, Board)):
+        raise TypeError(f"board must be a board name ({', '.join(BOARDS)}), a URL (tcp://HOST:PORT, "
+                        f"serial:///dev/DEVICE?baud=N) or a host.boards.Board, got {board!r}")
     path, config = checkpoint_config(checkpoint)
     params = None
     t0 = time.perf_counter()

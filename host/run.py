@@ -22,10 +22,7 @@ from fixedpoint import cli
 from fixedpoint.files import atomic_output, check_output, save_with_rescue
 from fixedpoint.spec import FORMATS
 
-from .api import summarize  # noqa: F401  (the timing table; kept importable from here)
-
-#: Most samples one run may ask for (each is one board run; the picture holds them all).
-MAX_SAMPLES = 4096
+from .api import MAX_SAMPLES, summarize  # noqa: F401  (the timing table; kept importable from here)
 
 
 def save_phases(samples, path: str) -> str:

@@ -650,3 +650,16 @@ def test_host_run_reports_a_malformed_reply_in_one_line(tmp_path, capsys):
     srv.close()
     assert code == 2 and not out.exists()
     assert err[-1].startswith("error:") and "malformed reply" in err[-1] and not any("Traceback" in e for e in err)
+
+
+def test_agent_sim_without_n_models_the_default_build():
+    """`host.agent --board sim` without --n models the bundled model's default build (PYNQ-Z2), as host.run does."""
+    from fixedpoint.spec import PYNQ_Z2, default_build
+    from host.agent import board_build, parse_args
+
+    _, args = parse_args(["--board", "sim", "--listen", "127.0.0.1:17970"])
+    assert board_build("sim", args) == default_build(PYNQ_Z2.n, PYNQ_Z2.n_cond) == PYNQ_Z2
+    _, args = parse_args(["--board", "sim", "--listen", "127.0.0.1:17970", "--n", "16", "--lanes", "8"])
+    assert board_build("sim", args) == HardwareParams(16, 8, 8, default_build(16, 8).spec)
+    _, args = parse_args(["--board", "golden", "--listen", "127.0.0.1:17970"])
+    assert board_build("golden", args) is None

@@ -214,3 +214,26 @@ print("ok", s.images.shape)
     assert res.returncode == 0, res.stderr[-2000:]
     assert "ok (2, 3, 32, 32)" in res.stdout
     assert all((tmp_path / f).stat().st_size > 1000 for f in ("g.png", "s.png", "r.png"))
+
+
+def test_api_limits_are_the_clis_and_checked_before_work(ckpt):
+    """generate() takes the CLI's limits (one source: host.api.check_generate_args, fixedpoint.cli.MAX_SEED):
+    too many samples or a seed past 2**32-1 is a ValueError naming the limit, before any allocation; open(None)
+    lists the boards; a closed session refuses to generate."""
+    from fixedpoint.cli import MAX_SEED
+    from host import api, run
+    from host.boards import BoardError
+
+    assert run.MAX_SAMPLES is api.MAX_SAMPLES
+    with host.open("golden", ckpt, progress=False) as osc:
+        with pytest.raises(ValueError, match=f"seed must be an integer between 0 and {MAX_SEED}"):
+            osc.generate("cat", seed=2**40)
+        with pytest.raises(ValueError, match=f"n must be an integer between 1 and {api.MAX_SAMPLES}"):
+            osc.generate("cat", n=10**9)
+        assert osc.generate("cat", seed=MAX_SEED).seed == MAX_SEED
+    with pytest.raises(BoardError, match="closed.*host.open"):
+        osc.generate("cat")
+    with pytest.raises(TypeError, match="golden, sim, pynq-z2"):
+        host.open(None, ckpt)
+    with pytest.raises(SystemExit):  # the CLI's seed check is the same number
+        run.main(["--board", "golden", "--checkpoint", str(ckpt), "--class", "cat", "--seed", str(MAX_SEED + 1)])
