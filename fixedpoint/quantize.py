@@ -19,6 +19,8 @@ from .spec import HardwareParams
 
 IMAGE_FORMAT = "oscillator-hil-image/1"
 _ARRAYS = ("k", "drive", "kcond", "gain", "omega_inc")
+OMEGA_RANGE_ERROR = ("an omega increment (omega_inc) does not fit the phase word: raise phase_turn_bits or use "
+                     "smaller dt")
 
 
 def require_finite(arrays: dict[str, np.ndarray], where: str = "") -> None:
@@ -212,8 +214,7 @@ class HardwareImage:
             raise ValueError(f"gain_shift {self.gain_shift} outside 1..62")
         lim = 1 << (s.phase_bits - 1)
         if self.omega_inc.max(initial=0) >= lim or self.omega_inc.min(initial=0) <= -lim:
-            raise ValueError("an omega increment (omega_inc) does not fit the phase word: raise phase_turn_bits or use "
-                             "smaller dt")
+            raise ValueError(OMEGA_RANGE_ERROR)
         turns = self.max_turns()
         if turns >= 2 ** (s.phase_turn_bits - 1):
             raise ValueError(
@@ -269,7 +270,10 @@ def quantize(eff: dict[str, np.ndarray], params: HardwareParams, dt: float, num_
     np.fill_diagonal(kc_int, 0)
     omega = np.concatenate([np.asarray(eff["omega"], np.float64).reshape(-1),
                             np.asarray(eff["omega_cond"], np.float64).reshape(-1)])
-    omega_inc = np.round(omega * dt * 2.0**s.phase_frac_bits / (2 * math.pi)).astype(np.int64)
+    omega_inc = np.round(omega * dt * 2.0**s.phase_frac_bits / (2 * math.pi))
+    if np.abs(omega_inc).max(initial=0) >= 1 << (s.phase_bits - 1):  # before the int64 cast (which would wrap)
+        raise ValueError(OMEGA_RANGE_ERROR)
+    omega_inc = omega_inc.astype(np.int64)
     img = HardwareImage(params=params, dt=float(dt), num_steps=int(num_steps), gain_shift=shift, k=k_int, drive=d_int,
                         kcond=kc_int, gain=gain, omega_inc=omega_inc, model_config=dict(model_config or {}))
     img.validate()

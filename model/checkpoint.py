@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import warnings
 
 import numpy as np
 
@@ -226,9 +227,19 @@ def _torch_load_safe(path: str):
 
     if not os.path.exists(path):
         raise FileNotFoundError(f"Un-0 checkpoint {path!r} does not exist")
+    with open(path, "rb") as f:
+        head = f.read(4)
+    # torch.save writes a zip archive (PK\x03\x04) or, in its legacy format, a pickle (protocol >= 2: 0x80 first)
+    if not (head.startswith(b"PK\x03\x04") or head[:1] == b"\x80"):
+        raise CheckpointError(f"{path}: not a torch checkpoint (zip/pickle) file (it starts with {head!r}); "
+                              "pass the .pt file Un-0's training saved")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch's note on a pickle protocol it does not expect: the refusal says it
+            warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
+            return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
+        if "invalid load key" in str(e):
+            raise CheckpointError(f"{path}: not a torch checkpoint (zip/pickle) file ({_unpickle_reason(e)})") from None
         raise CheckpointError(
             f"{path}: refused to load: the file contains pickled objects outside the safe tensor/"
             f"container set, so it could run code when unpickled. Only plain Un-0 checkpoints "

@@ -235,3 +235,34 @@ def test_round_trip_still_bit_exact(sd, tmp_path):
     m2 = load_checkpoint(p)
     for k, v in sd.items():
         assert torch.equal(m2.state_dict()[k], v)
+
+
+class _RunsCode:
+    def __reduce__(self):
+        return (os.getcwd, ())
+
+
+def test_refusals_come_without_warnings_first(tmp_path):
+    """A huge omega is refused before the int64 cast (no RuntimeWarning), a code-running pickle without torch's
+    protocol UserWarning, and random bytes are named as not a torch checkpoint (not as unsafe pickled objects)."""
+    import pickle
+    import warnings
+
+    rng = np.random.default_rng(0)
+    params = HardwareParams(16, 2, 8, NumericsSpec())
+    eff = {"K": rng.normal(size=(16, 16)) * 0.1, "K_cond": rng.normal(size=(2, 2)) * 0.1,
+           "K_drive": rng.normal(size=(3, 16, 2)) * 0.1, "omega": rng.normal(size=16) * 1e30,
+           "omega_cond": rng.normal(size=2)}
+    evil = tmp_path / "evil.pt"
+    with open(evil, "wb") as f:
+        pickle.dump({"model": {}, "config": {}, "extra": _RunsCode()}, f)
+    noise = tmp_path / "noise.pt"
+    noise.write_bytes(np.random.default_rng(1).integers(0, 256, 512, dtype=np.uint8).tobytes().replace(b"\x80", b"\x00"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # any warning before the refusal fails the test
+        with pytest.raises(ValueError, match="omega increment"):
+            quantize(eff, params, dt=0.1, num_steps=4)
+        with pytest.raises(CheckpointError, match="refused to load"):
+            import_un0(str(evil))
+        with pytest.raises(CheckpointError, match=r"not a torch checkpoint \(zip/pickle\) file"):
+            import_un0(str(noise))
