@@ -151,9 +151,9 @@ class Session:
 
     def __init__(self, board: Board, checkpoint: str | Path, *, params: HardwareParams | None = None,
                  decoder: str = "auto", open_s: float = 0.0, progress: bool = True):
-        from model.hardware_image import image_from_checkpoint
         from model.checkpoint import load_config_and_tensors
         from model.classes import class_names
+        from model.hardware_image import image_from_checkpoint
 
         from .imageio import Decoder
 
@@ -164,7 +164,12 @@ class Session:
         self.params = board.params or params or board_params(self.config)
         if board.params is not None and (board.params.n, board.params.n_cond) != (self.config.n, self.config.n_cond):
             raise ImageMismatch(_wrong_core_message(board, self.config))
-        self.image = image_from_checkpoint(self.checkpoint, params=self.params)
+        if board.programs_float_checkpoint:  # the board reads the float weights itself: no fixed-point limits
+            from model.hardware_image import identity_image
+
+            self.image = identity_image(self.checkpoint, self.params)
+        else:
+            self.image = image_from_checkpoint(self.checkpoint, params=self.params)
         self.progress = progress
         t0 = time.perf_counter()
         if progress:
@@ -188,6 +193,9 @@ class Session:
 
     def describe(self) -> str:
         p = self.params
+        if (what := self.board.describe()) is not None:
+            return (f"board {self.name}: n={p.n} n_cond={p.n_cond}, {what}; opened in {self.open_s:.2f} s, model "
+                    f"loaded in {self.load_s:.3f} s; {self.config.name}, decoder {self.decoder.kind}")
         return (f"board {self.name}: n={p.n} n_cond={p.n_cond} lanes={p.lanes} "
                 f"K {p.spec.coupling_bits}-bit; opened in {self.open_s:.2f} s, model loaded in {self.load_s:.3f} s; "
                 f"{self.config.name}, decoder {self.decoder.kind}")

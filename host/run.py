@@ -3,8 +3,8 @@
     python -m host.run --board sim --class cat [--checkpoint PATH] [--seed S] [--n N] [--out PNG]
                        [--strip PNG] [--gif GIF] [--order-plot PNG] [--phases NPZ] [--analog NAME=VALUE ...]
 
-Boards: golden, sim (default), pynq-z2 (on the board), analog (a non-ideal analog chip model, --analog sets its
-non-idealities, docs/analog.md), tcp://HOST:PORT, serial:///dev/DEV?baud=N.
+Boards: golden, sim (default), pynq-z2 (on the board), analog (an analog chip model, ideal by default; --analog NAME=VALUE
+sets its non-idealities, docs/analog.md), tcp://HOST:PORT, serial:///dev/DEV?baud=N.
 golden and sim model the build a PYNQ-Z2 runs (fixedpoint.spec.default_build; --format/--lanes override).
 The host computes the seeded initial phases and decodes; boards only integrate. --strip, --gif and
 --order-plot need the phases after every Euler step (a chain of single-step runs, bit-identical to one run).

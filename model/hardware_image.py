@@ -49,3 +49,20 @@ def image_from_checkpoint(path: str, params: HardwareParams | None = None, spec:
         spec = spec or NumericsSpec()
         params = HardwareParams(cfg.n, cfg.n_cond, lanes or default_lanes(cfg.n, cfg.n_cond, spec), spec)
     return quantize(effective_params(cfg, tensors), params, cfg.dt, cfg.num_steps, cfg.to_dict())
+
+
+def identity_image(path: str, params: HardwareParams) -> HardwareImage:
+    """The model's identity as a HardwareImage for a board that programs the float checkpoint itself (analog):
+    the build `params`, dt, num_steps, class count and model config of the checkpoint at `path`, with zero
+    couplings, drives and frequency increments (such a board reads its weights from the checkpoint, so no
+    fixed-point range applies; non-finite tensors are still refused by the loader)."""
+    cfg, _ = load_config_and_tensors(path)
+    n, m = params.n, params.n_cond
+    if (n, m) != (cfg.n, cfg.n_cond):
+        raise ValueError(f"build n={n}, n_cond={m} does not match {cfg.name} (n={cfg.n}, n_cond={cfg.n_cond})")
+    z = np.zeros
+    img = HardwareImage(params=params, dt=float(cfg.dt), num_steps=int(cfg.num_steps), gain_shift=1,
+                        k=z((n, n), np.int64), drive=z((cfg.num_classes, n, m), np.int64), kcond=z((m, m), np.int64),
+                        gain=z(n + m, np.int64), omega_inc=z(n + m, np.int64), model_config=cfg.to_dict())
+    img.validate()
+    return img

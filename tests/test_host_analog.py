@@ -106,3 +106,29 @@ def test_python_api_analog_board(ckpt, one_torch_thread):
     assert np.abs(s.radians - ref.radians).max() > 0.01
     with pytest.raises(ValueError, match="need board 'analog'"):
         api.open("golden", ckpt, analog=AnalogParams(), progress=False)
+
+
+def test_analog_board_says_ideal_and_takes_weights_beyond_fixed_point(ckpt, tmp_path, one_torch_thread):
+    """The analog board describes its non-idealities (not a digital build), and a K entry no fixed-point build can
+    hold (golden refuses it with the gain-shift limit) still programs the float chip: no fixed-point limit."""
+    import json
+
+    from safetensors.torch import load_file, save_file
+
+    import host.api as api
+    from model.checkpoint import FORMAT, load_config_and_tensors
+
+    cfg, _ = load_config_and_tensors(ckpt)
+    tensors = load_file(ckpt)
+    key = next(k for k in tensors if k.endswith("K") or k.endswith(".K"))
+    tensors[key].view(-1)[1] = 1e25
+    huge = str(tmp_path / "huge-k.safetensors")
+    save_file(tensors, huge, metadata={"format": FORMAT, "config": json.dumps(cfg.to_dict())})
+    with pytest.raises(ValueError, match="gain shift"):
+        api.open("golden", huge, progress=False)
+    with api.open("analog", huge, progress=False) as osc:
+        line = osc.describe()
+        assert "ideal" in line and "lanes" not in line and "-bit" not in line
+    with api.open("analog", ckpt, analog=AnalogParams(adc_bits=6, freq_mismatch=0.01), progress=False) as osc:
+        assert "freq_mismatch=0.01 adc_bits=6" in osc.describe()
+        assert osc.generate("cat", seed=1).images.shape == (1, 3, 32, 32)

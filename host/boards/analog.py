@@ -4,7 +4,10 @@ A thin adaptor. The physics (continuous time, phase noise, mismatch, coupler wav
 model/analog.py; this file converts the host's phase words to radians and back. The chip is programmed from the
 float checkpoint (a chip's coupling DACs would be written from the trained weights, with ``coupling_bits`` of
 precision), not from the FPGA's fixed-point image: the host still quantizes and loads an image (the common
-interface), and the board checks that it was made for the same model (n, n_cond, classes, model config).
+interface: model.hardware_image.identity_image, the model's identity without fixed-point weights, so no
+fixed-point range applies), and the board checks that it was made for the same model (n, n_cond, classes, model
+config). By default (AnalogParams()) the chip is ideal: it computes the trained Euler schedule exactly; every
+non-ideality is off until set (`--analog NAME=VALUE`, or host.open("analog", analog=AnalogParams(...))).
 
 Words in, words out: initial phase words (signed, ``phase_frac_bits`` fraction of a turn) -> float64 radians
 (exact for every word) -> AnalogArray.run -> nearest phase words, wrapped to the word like the digital core (the
@@ -30,6 +33,19 @@ class AnalogBoard(Board):
     """``AnalogBoard(checkpoint, AnalogParams(...))``; params=None: it models any digital build (like golden)."""
 
     name = "analog"
+    programs_float_checkpoint = True  # the chip is programmed from the float weights, not the fixed-point image
+
+    def describe(self) -> str:
+        """The chip's non-idealities: "ideal chip" when every AnalogParams field is at its (ideal) default."""
+        import dataclasses
+
+        default = type(self.analog)()
+        changed = [f"{f.name}={getattr(self.analog, f.name)}" for f in dataclasses.fields(self.analog)
+                   if getattr(self.analog, f.name) != getattr(default, f.name)]
+        if not changed:
+            return ("analog chip model, ideal (every non-ideality off, the AnalogParams defaults; set them with "
+                    "--analog NAME=VALUE, docs/analog.md)")
+        return "analog chip model, " + " ".join(changed)
 
     def __init__(self, checkpoint: str, analog=None):
         from model.analog import AnalogParams

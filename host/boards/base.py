@@ -66,6 +66,14 @@ class Board(ABC):
         """The loaded core's build parameters; None for a board that can model any build (golden)."""
         return self._params
 
+    #: True for a board that programs its chip from the float checkpoint (analog): the host then sends only the
+    #: model's identity (model.hardware_image.identity_image), so fixed-point limits do not apply to it.
+    programs_float_checkpoint = False
+
+    def describe(self) -> str | None:
+        """One line on what computes, for boards whose core is not a digital build (None: the build says it)."""
+        return None
+
     def info(self) -> dict:
         """What the board is: name, params (dict or None) and any identity the core reports."""
         return {"board": self.name, "params": None if self.params is None else self.params.to_dict()}
