@@ -9,11 +9,22 @@ routed design (SAIF activity) or a measured delta board power as soon as either 
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from .roadmap_params import ParamSet
 
 RESOURCE_KEYS = ("lut", "ff", "dsp", "bram36")
+
+# Block RAM aspect ratios (depth, width) of one RAMB18E1 (UG473, 7 Series Memory Resources).
+_BRAM18_SHAPES = ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36))
+
+
+def bram18_for(depth: int, width_bits: int) -> int:
+    """Fewest RAMB18E1 for one depth x width memory, over the 7-series aspect ratios."""
+    if depth <= 0 or width_bits <= 0:
+        return 0
+    return min(math.ceil(width_bits / w) * math.ceil(depth / d) for d, w in _BRAM18_SHAPES)
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Rebuild docs/roadmap.md and docs/figures/roadmap-*.png: latency and energy per image vs oscillator count
-for CPU (measured here), GPU (estimate, replaceable by a measured JSON), FPGA (RTL cycle accounting +
-power model) and a projected analog oscillator chip; device fit; where the 1000x energy claim stands.
+for CPU (measured here), GPU (estimate, replaceable by a measured JSON), FPGA (RTL cycle accounting: on-chip
+build, or the streamed-K build's cycle model checked by benchmarks/bench_streamed.py; + power model) and a projected analog oscillator chip; device fit; where the 1000x energy claim stands.
 
     python -m bitstreams.roadmap [--no-measure] [--gpu-json F] [--resources F] [--analog-json F] [--set name=value ...]
 
@@ -28,6 +28,8 @@ from .units import fmt_si
 CPU_JSON = REPO_ROOT / "bitstreams" / "data" / "cpu_measured.json"
 RESOURCES_JSON = REPO_ROOT / "bitstreams" / "data" / "pynq_z2_resources.json"
 DOC = REPO_ROOT / "docs" / "roadmap.md"
+#: benchmarks/bench_streamed.py's results: the streamed cycle model checked against Verilator.
+STREAMED_JSON = REPO_ROOT / "benchmarks" / "results" / "streamed.json"
 FIG_DIR = REPO_ROOT / "docs" / "figures"
 SERIES = ("CPU batch1", "CPU batched", "GPU batch 1", "GPU batched", "GPU batched core", "FPGA XC7Z020",
           "analog chip core", "analog chip + GPU decoder")
@@ -84,8 +86,25 @@ def compute(P: ParamSet, cpu: dict, gpu_measured: dict | None = None, resources:
                       "breakeven_coupler_w": breakeven_w,
                       "gpu_batch1_j": e["GPU batch 1"]["energy_j"],
                       "batch1_total_ratio": e["GPU batch 1"]["energy_j"] / an_all})
-    return {"rows": rows, "claim": claim, "params": P.table(), "cpu": cpu,
+    return {"rows": rows, "claim": claim, "params": P.table(), "cpu": cpu, "streamed_check": streamed_check(),
             "pynq_z2_k_bram36": {b: k_bram36(PYNQ_Z2.n, PYNQ_Z2.n_cond, PYNQ_Z2.lanes, b) for b in (4, 8, 16)}}
+
+
+def streamed_check(path: Path = STREAMED_JSON) -> dict | None:
+    """What benchmarks/bench_streamed.py measured: the simulated streamed builds, the cycle model's largest error
+    against them, and whether every run was bit-exact. None when the benchmark has not been run."""
+    if not path.exists():
+        return None
+    try:
+        sims = json.loads(path.read_text())["simulated"]
+        builds = [{"n": int(b["n"]), "batch": int(b["batch"]), "step_cycles": int(b["step_cycles"]),
+                   "model_error": float(b["model_error"]), "bit_exact": bool(b["bit_exact"])} for b in sims]
+    except (ValueError, KeyError, TypeError) as e:
+        raise ValueError(f"{path}: not a bench_streamed result ({e}); re-run python benchmarks/bench_streamed.py") from e
+    if not builds:
+        return None
+    return {"source": str(path.relative_to(REPO_ROOT)), "builds": builds,
+            "max_abs_error": max(abs(b["model_error"]) for b in builds), "bit_exact": all(b["bit_exact"] for b in builds)}
 
 
 # ----------------------------------------------------------------------------------------- output
@@ -151,8 +170,30 @@ def render_markdown(result: dict, P: ParamSet) -> str:
           f"LUT {pw['lut_w'] * 1e3:.1f} mW, FF {pw['ff_w'] * 1e3:.1f} mW, static {pw['static_w'] * 1e3:.0f} mW → PL "
           f"{pw['pl_total_w']:.3f} W; with the PS {pw['system_w']:.2f} W → {_f(r1['system_energy_j'], 'J')} per image "
           "at the system level.",
-          "- n ≥ 2048: K streamed from DDR every step; the DDR (or HP port) bandwidth, not the 64 lanes, sets the time "
-          "(batch 1). Batching images against one K pass would amortise it but needs an RTL variant not built here.", "",
+          "",
+          "### Streamed-K builds (K in DDR)", "",
+          "Models whose K does not fit on chip run on the streamed-K build (rtl/core.py with K read over "
+          "AXI4 read masters on the HP ports, bitstreams/streamed.py): B samples share each pass over K, so the "
+          "FPGA column above is per image amortised over the batch. Cycles come from "
+          "`rtl.resources.streamed_cycle_accounting` at hardware.md §8's planning DDR rate, the same model "
+          "`benchmarks/bench_streamed.py` checks against STEP_CYCLES measured in Verilator.", "",
+          "| config | K bits | batch B | bound | compute cycles/step | DDR cycles/step | cycles per request | "
+          "request latency | images/s | on-chip BRAM36 |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        d = r["estimates"]["FPGA XC7Z020"].get("detail", {})
+        if d.get("build") != "streamed":
+            continue
+        c = d["cycles"]
+        L.append(f"| {r['config']} | {d['fit']['bits']} | {d['batch']} | {d['bound']} | "
+                 f"{c['compute_cycles_per_step']:.0f} | {c['ddr_cycles_per_step']:.0f} | {c['cycles_per_request']:.0f} | "
+                 f"{_f(d['batch_latency_s'], 's')} | {d['images_per_s']:.2f} | {d['onchip_bram36']:g} |")
+    chk = result.get("streamed_check")
+    if chk:
+        L += ["", f"Cycle model against Verilator ({chk['source']}): {len(chk['builds'])} streamed builds simulated "
+              f"(n {', '.join(str(b['n']) + ' B ' + str(b['batch']) for b in chk['builds'])}), model error "
+              f"{100 * chk['max_abs_error']:.1f} % at most, every run bit-exact against the golden model: "
+              f"{'yes' if chk['bit_exact'] else 'NO'}."]
+    L += ["",
           "## 5. Analog oscillator chip (projection)", "",
           "| config | oscillators | couplers | ADC | DAC | core total | thermal floor (osc.) | core at slow settle |",
           "|---|---|---|---|---|---|---|---|"]

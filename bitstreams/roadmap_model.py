@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 
 from model.config import CONFIGS, ModelConfig
 
-from .power_model import Resources, estimate_resources, pl_power
+from . import streamed
+from .power_model import Resources, bram18_for, estimate_resources, pl_power
 from .roadmap_params import ParamSet
 from .units import Q
 
@@ -20,10 +21,6 @@ UN0_CONFIGS = ("cifar10-n1024", "cifar10-n2048", "cifar10-n4096",
                "imagenet64-n6656", "imagenet64-n10240", "imagenet64-n16384")
 #: Small sweep points built with the CIFAR-10 recipe (n_cond 8, 32x32 decoder).
 SWEEP_SMALL_N = (64, 128, 256, 512)
-
-# Block RAM aspect ratios (depth, width) of one RAMB18E1 (UG473, 7 Series Memory Resources).
-_BRAM18_SHAPES = ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36))
-
 
 def sweep_configs() -> list[ModelConfig]:
     """n64..n512 with the CIFAR recipe, then the six Un-0 configs (n1024..n16384)."""
@@ -80,13 +77,6 @@ def workload(cfg: ModelConfig, steps: int) -> Workload:
 
 
 # ---------------------------------------------------------------- FPGA capacity ----------------
-def bram18_for(depth: int, width_bits: int) -> int:
-    """Fewest RAMB18E1 for one depth x width memory, over the 7-series aspect ratios."""
-    if depth <= 0 or width_bits <= 0:
-        return 0
-    return min(math.ceil(width_bits / w) * math.ceil(depth / d) for d, w in _BRAM18_SHAPES)
-
-
 def k_bram36(n: int, n_cond: int, lanes: int, bits: int) -> float:
     """BRAM36 for the lane-banked K: each lane holds groups*n words of `bits` (fixedpoint.layout)."""
     if n % lanes:
@@ -116,15 +106,17 @@ class FpgaFit:
 
 
 def fpga_fit(cfg: ModelConfig, P: ParamSet) -> FpgaFit:
-    """Where K lives on the XC7Z020: widest on-chip format that fits BRAM, else DDR, else nowhere."""
+    """Where K lives on the XC7Z020: widest on-chip format (8-bit default, else 4-bit) that fits BRAM, else DDR at
+    fpga_coupling_bits_ddr (the streamed-K build), else nowhere."""
     lanes = int(P.v("fpga_lanes", "1"))
     while cfg.n % lanes:
         lanes //= 2
     dsp = P.v("fpga_dsp_fixed", "1") + lanes * P.v("fpga_dsp_per_lane", "1")
     bram_cap = P.v("fpga_bram36", "1")
     aux = aux_bram36(cfg.n, cfg.n_cond, lanes, lutram_max_bits=int(P.v("fpga_lutram_max_bits", "bit")))
-    for bits in sorted({int(P.v("fpga_coupling_bits_ddr", "bit")), int(P.v("fpga_coupling_bits_onchip", "bit"))},
-                       reverse=True):
+    from fixedpoint.spec import FORMATS
+
+    for bits in sorted({FORMATS["default"].coupling_bits, int(P.v("fpga_coupling_bits_onchip", "bit"))}, reverse=True):
         per_lane_bits = (cfg.n // lanes) * cfg.n * bits
         kb = 0.0 if per_lane_bits <= P.v("fpga_lutram_max_bits", "bit") else k_bram36(cfg.n, cfg.n_cond, lanes, bits)
         if kb + aux <= bram_cap:
@@ -235,10 +227,13 @@ def fpga_cycles(n: int, n_cond: int, lanes: int, steps: int, P: ParamSet, bits: 
 
 def fpga_estimate(w: Workload, cfg: ModelConfig, P: ParamSet, resources: Resources | None = None,
                   cycles_fn=None) -> Estimate:
-    """XC7Z020 at fpga_clock with 64 lanes: on-chip K when it fits BRAM, else K streamed from DDR each step."""
+    """XC7Z020 at fpga_clock with 64 lanes: on-chip K when it fits BRAM (cycles from the RTL's accounting), else the
+    streamed-K build (fpga_streamed_estimate)."""
     fit = fpga_fit(cfg, P)
     if fit.where == "none":
         return Estimate("FPGA XC7Z020", w.name, None, None, "does not fit (K exceeds DDR)", {"fit": fit.__dict__})
+    if fit.where == "ddr":
+        return fpga_streamed_estimate(w, cfg, P, fit)
     lanes = int(P.v("fpga_lanes", "1"))
     while cfg.n % lanes:
         lanes //= 2
@@ -247,13 +242,6 @@ def fpga_estimate(w: Workload, cfg: ModelConfig, P: ParamSet, resources: Resourc
     t_compute_step = Q.of(cyc["cycles_per_step"], "cycle") / (f * Q.of(1, "cycle"))
     t_ddr_step = Q.of(0, "s")
     ddr_bits = Q.of(0, "bit")
-    if fit.where == "ddr":
-        bw_ddr = P.q("fpga_ddr_peak_bandwidth") * P.v("fpga_ddr_efficiency", "1")
-        bw_hp = P.q("fpga_hp_port_bandwidth") * P.v("fpga_hp_ports", "1")
-        bw = bw_ddr if bw_ddr <= bw_hp else bw_hp
-        k_step = Q.of(cfg.n * (cfg.n + cfg.n_cond) * fit.bits, "bit")
-        t_ddr_step = k_step / bw
-        ddr_bits = k_step * w.steps
     t_step = t_compute_step.max(t_ddr_step)
     t_core = t_step * w.steps + Q.of(cyc["cycles_per_image"] - cyc["cycles_per_step"] * w.steps, "cycle") / (
         f * Q.of(1, "cycle"))
@@ -274,6 +262,51 @@ def fpga_estimate(w: Workload, cfg: ModelConfig, P: ParamSet, resources: Resourc
                      "t_ddr_step_s": t_ddr_step.to("s"), "transfer_s": t_xfer.to("s"), "busy": busy,
                      "power_w": pw, "resources": res.to_dict(), "system_energy_j": e_sys.to("J"),
                      "ddr_energy_j": e_ddr.to("J"), "lanes": lanes})
+
+
+def fpga_streamed_estimate(w: Workload, cfg: ModelConfig, P: ParamSet, fit: FpgaFit) -> Estimate:
+    """The streamed-K PYNQ-Z2 build (K read from DDR once per Euler step, B samples per pass over K) as
+    bitstreams.streamed.plan sizes it, with the cycle model (rtl.resources.streamed_cycle_accounting) that
+    benchmarks/bench_streamed.py checks against STEP_CYCLES measured in Verilator.
+
+    Latency and energy are per image amortised over the batch: one request of B samples (per-request loads, init
+    pass, the steps, readback; bitstreams.streamed.request_cycles) takes request_cycles / fpga_clock, so at
+    100 MHz 1 / latency is the benchmark's images/s. The DDR rate is hardware.md §8's planning rate
+    (bitstreams.streamed.PLANNING_GBPS at the board clock). Energy: PL power (analytic resources with the
+    streamed build's on-chip BRAM) over the request + DDR energy of the K bits read, per image.
+    """
+    from fixedpoint.spec import FORMATS
+
+    fmt = next(name for name in ("pynq-z2-n1024", "default") if FORMATS[name].coupling_bits == fit.bits)
+    pl = streamed.plan(cfg.n, cfg.n_cond, FORMATS[fmt], steps=w.steps)
+    p, acc, use = pl["params"], pl["cycles"], pl["budget"]
+    f = P.q("fpga_clock")
+    clk = f * Q.of(1, "cycle")
+    req = streamed.request_cycles(p, w.steps, acc["step_model"])
+    t_batch = Q.of(req, "cycle") / clk
+    t = t_batch / p.batch
+    ddr_bits = Q.of(p.k_ddr_bytes * 8 * w.steps / p.batch, "bit")
+    res = estimate_resources(p.lanes, 0.0, use.bram36, P)
+    busy = acc["compute"] * w.steps / req
+    pw = pl_power(res, f.to("Hz"), min(1.0, busy), P)
+    e_pl = Q.of(pw["pl_total_w"], "W") * t
+    e_ddr = ddr_bits * P.q("e_ddr_bit")
+    e_sys = e_pl + e_ddr + Q.of(pw["ps_w"], "W") * t
+    cyc = {"mac_cycles_per_step": p.mac_cycles_per_step, "cycles_per_step": acc["step_model"],
+           "compute_cycles_per_step": acc["compute"], "ddr_cycles_per_step": acc["ddr"],
+           "cycles_per_request": req, "cycles_per_image": req / p.batch,
+           "source": "rtl.resources.streamed_cycle_accounting (checked in benchmarks/bench_streamed.py)"}
+    return Estimate("FPGA XC7Z020", w.name, t.to("s"), (e_pl + e_ddr).to("J"),
+                    f"K streamed from DDR at {fit.bits}-bit, batch {p.batch}, {p.k_ports} HP ports, {p.lanes} lanes @ "
+                    f"{f.to('MHz'):g} MHz, {acc['bound']}-bound; per image amortised over the batch; power model "
+                    f"({res.source}); energy = PL + DDR traffic (PS excluded)",
+                    {"fit": fit.__dict__, "cycles": cyc, "build": "streamed", "batch": p.batch, "bound": acc["bound"],
+                     "k_ports": p.k_ports, "images_per_s": p.batch / t_batch.to("s"),
+                     "batch_latency_s": t_batch.to("s"), "onchip_bram36": use.bram36,
+                     "t_compute_step_s": (Q.of(acc["compute"], "cycle") / clk).to("s"),
+                     "t_ddr_step_s": (Q.of(acc["ddr"], "cycle") / clk).to("s"), "transfer_s": 0.0, "busy": busy,
+                     "power_w": pw, "resources": res.to_dict(), "system_energy_j": e_sys.to("J"),
+                     "ddr_energy_j": e_ddr.to("J"), "lanes": p.lanes})
 
 
 def analog_estimate(w: Workload, P: ParamSet) -> tuple[Estimate, dict]:

@@ -15,7 +15,7 @@ from fixedpoint.layout import stream_lengths
 from fixedpoint.spec import AXI_DATA_BITS, BUS_BITS, FORMATS, PYNQ_Z2, HardwareParams, NumericsSpec, default_lanes
 
 from .board_config import CONFIGS as BOARDS
-from .roadmap_model import bram18_for
+from .power_model import bram18_for
 
 #: Planning bandwidth of K reads from DDR, GB/s, by HP ports used (hardware.md §8 "Planning bandwidth").
 PLANNING_GBPS = {1: 1.0, 2: 1.45}
