@@ -31,6 +31,7 @@ import numpy as np
 from fixedpoint.spec import HardwareParams
 
 from .env import REPO
+from .env import build_dir as sim_build_dir
 from .protocol import PARENT_ENV, SOCKET_ENV, recv_msg, send_msg
 
 #: Wall-clock seconds allowed per call on top of the simulated work (a guard against hangs, not a budget).
@@ -81,6 +82,7 @@ class SimClient:
         self._dead: str | None = None
         self._proc = self._listener = self._log = None
         exit_cleanly_on_termination()
+        self._build = sim_build_dir(simulator, params, Path(build_dir) if build_dir else None)  # the cached build
         self._tmp = Path(tempfile.mkdtemp(prefix="oscsim-"))
         try:
             self._log_path = self._tmp / "sim.log"
@@ -112,9 +114,24 @@ class SimClient:
             return ""
 
     def _fail(self, why: str):
+        if self._conn is None:  # it did not start: one line, the log kept beside the build, what to delete
+            self._dead = why
+            self._shutdown()
+            raise ConnectionError(f"{why}; log {self._keep_log()}; if the cached build is damaged, delete "
+                                  f"{_show(self._build)} and run again (it is rebuilt)")
         self._dead = f"{why}; simulation log tail:\n{self._log_tail()}"
         self._shutdown()
         raise ConnectionError(self._dead)
+
+    def _keep_log(self) -> str:
+        """Copy the start's log to <build dir>/start-failure.log (the temporary directory is removed on exit)."""
+        try:
+            self._build.mkdir(parents=True, exist_ok=True)
+            kept = self._build / "start-failure.log"
+            shutil.copyfile(self._log_path, kept)
+            return _show(kept)
+        except OSError:
+            return f"(not kept) tail: {' | '.join(self._log_tail(400).splitlines()[-3:])}"
 
     def _accept(self, timeout_s: float):
         from fixedpoint.status import status
@@ -279,3 +296,11 @@ class SimClient:
                 shutil.rmtree(self._tmp, ignore_errors=True)
         except Exception:
             pass
+
+
+def _show(path) -> str:
+    """A path relative to the repository when inside it (what a user types to delete it)."""
+    try:
+        return str(Path(path).resolve().relative_to(REPO))
+    except ValueError:
+        return str(path)

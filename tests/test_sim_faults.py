@@ -108,3 +108,34 @@ def test_host_run_killed_while_the_simulation_starts_leaves_nothing(ckpt, tmp_pa
         time.sleep(0.1)
     assert not list(tmp.glob("oscsim-*"))
     assert not (tmp / "x.png").exists()
+
+
+def test_damaged_cached_build_is_rebuilt_and_a_failed_start_is_one_line(tmp_path):
+    """A compiled model whose bytes differ from its build stamp (truncated) is linked again before reuse; a start
+    that still fails is one line naming the build directory to delete and a log that outlives the run."""
+    import hashlib
+    import json
+
+    from sim.client import SimClient
+    from sim.env import build, build_dir, model_file
+
+    params = HardwareParams(16, 8, 8, NumericsSpec())
+    root = tmp_path / "sim"
+    _, bdir, _ = build("icarus", params, root=root)
+    model, stamp = model_file("icarus", bdir), bdir / "built.json"
+    good = model.read_bytes()
+    assert json.loads(stamp.read_text())["sha256"]
+    model.write_bytes(good[:len(good) // 3])  # a damaged cached build
+    build("icarus", params, root=root)
+    relinked = model.read_bytes()  # detected and linked again (iverilog stamps the time: not byte-equal)
+    assert len(relinked) == len(good) and json.loads(stamp.read_text())["sha256"] == hashlib.sha256(relinked).hexdigest()
+    # damage the stamp's record too: the start fails, and says what to delete and where the log is
+    model.write_bytes(b"#! damaged\n")
+    stamp.write_text(json.dumps(json.loads(stamp.read_text()) | {"sha256": hashlib.sha256(b"#! damaged\n").hexdigest()}))
+    with pytest.raises(ConnectionError) as e:
+        SimClient(params, simulator="icarus", build_dir=root, start_timeout_s=120)
+    msg = str(e.value)
+    assert "\n" not in msg and "before connecting" in msg
+    assert f"delete {build_dir('icarus', params, root)}" in msg
+    log = Path(msg.split("; log ")[1].split(";")[0])
+    assert log.is_file() and log.stat().st_size > 0
