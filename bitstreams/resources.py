@@ -71,9 +71,18 @@ def resources_from_rtl_report(md_path: str | Path, params) -> dict | None:
 
     text = Path(md_path).read_text()
     want = f"Build: n={params.n}, n_cond={params.n_cond}, lanes={params.lanes}, K {params.spec.coupling_bits}-bit"
-    m = re.search(r"```(?:json)?\s*\n(\{.*?\})\s*\n```", text, re.S)
-    if want not in text or not m:
+    # the report may hold several builds (on-chip and streamed-K): take the cell block of this build's section
+    plain = params.batch == 1 and not params.k_streamed
+    for m in re.finditer(r"^(Build: [^\n]*?)\. Yosys run time.*?```(?:json)?\s*\n(\{.*?\})\s*\n```", text, re.S | re.M):
+        line = m.group(1)
+        if not line.startswith(want + ", "):
+            continue
+        extra = re.search(r", batch (\d+), K (streamed|on chip)", line)
+        if (extra is None) if plain else (extra is not None and int(extra.group(1)) == params.batch
+                                          and (extra.group(2) == "streamed") == params.k_streamed):
+            break
+    else:
         return None
-    out = cells_to_resources(json.loads(m.group(1)))
+    out = cells_to_resources(json.loads(m.group(2)))
     out.update({"tool": "yosys (via rtl.resources)", "flow": "synth_xilinx -family xc7 -noiopad", "report": str(md_path)})
     return out

@@ -26,36 +26,35 @@ def test_registers_doc_matches_rtl_export():
 
 
 def test_resources_doc_matches_its_generator():
-    """docs/resources.md re-rendered from the yosys cell counts it records: tables, build line and the cycle
-    accounting must be what rtl.resources.report writes for today's PYNQ-Z2 build and RTL latencies.
-    (Re-running yosys itself takes minutes; the cell counts are checked against a fresh synthesis in
-    test_resources_cells_match_a_fresh_synthesis, marked slow.)"""
-    from fixedpoint.spec import PYNQ_Z2
-    from rtl.resources import report
+    """docs/resources.md re-rendered from the yosys cell counts it records: tables, build lines and the cycle
+    accounting must be what rtl.resources writes for today's named builds (the on-chip PYNQ-Z2 build and the
+    streamed-K build) and RTL latencies. (Re-running yosys itself takes minutes; the cell counts are checked
+    against a fresh synthesis in test_resources_cells_match_a_fresh_synthesis, opt-in.)"""
+    from rtl.resources import CONFIGS, build_line, named_report, recorded
 
-    text = (DOCS / "resources.md").read_text()
-    cells = json.loads(re.search(r"Raw cell counts:\n\n```\n(.*?)\n```", text, re.S).group(1))
-    seconds = float(re.search(r"Yosys run time (\d+) s", text).group(1))
-    assert text == report(PYNQ_Z2, cells, seconds), _diff_hint(
+    doc = DOCS / "resources.md"
+    builds = recorded(doc)
+    assert [b for b, _, _ in builds] == [build_line(p) for p in CONFIGS.values()], _diff_hint(
+        "docs/resources.md", "python -m rtl.resources --config <name> --out docs/resources.md for each named build")
+    assert doc.read_text() == named_report({}, {b: (c, s) for b, c, s in builds}), _diff_hint(
         "docs/resources.md", "python -m rtl.resources --config pynq-z2 --out docs/resources.md")
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not os.environ.get("OSC_CHECK_SYNTHESIS"), reason="yosys on the PYNQ-Z2 build takes ~6 min on "
-                    "2 loaded cores: set OSC_CHECK_SYNTHESIS=1 to run it")
-def test_resources_cells_match_a_fresh_synthesis():
+@pytest.mark.skipif(not os.environ.get("OSC_CHECK_SYNTHESIS"), reason="yosys on the PYNQ-Z2 builds takes ~6 min each "
+                    "on 2 loaded cores: set OSC_CHECK_SYNTHESIS=1 to run it")
+@pytest.mark.parametrize("name", ["pynq-z2", "pynq-z2-streamed"])
+def test_resources_cells_match_a_fresh_synthesis(name):
     import shutil
 
     if shutil.which("yosys") is None:
         pytest.skip("Debian yosys not installed")
-    from fixedpoint.spec import PYNQ_Z2
-    from rtl.resources import count, synthesize
+    from rtl.resources import CONFIGS, build_line, count, recorded, synthesize
 
-    text = (DOCS / "resources.md").read_text()
-    recorded = json.loads(re.search(r"Raw cell counts:\n\n```\n(.*?)\n```", text, re.S).group(1))
-    cells, _ = synthesize(PYNQ_Z2, timeout_s=1800)
-    assert count(cells) == count(recorded), _diff_hint(
-        "docs/resources.md", "python -m rtl.resources --config pynq-z2 --out docs/resources.md")
+    recorded_cells = {b: c for b, c, _ in recorded(DOCS / "resources.md")}[build_line(CONFIGS[name])]
+    cells, _ = synthesize(CONFIGS[name], timeout_s=3600)
+    assert count(cells) == count(recorded_cells), _diff_hint(
+        "docs/resources.md", f"python -m rtl.resources --config {name} --out docs/resources.md")
 
 
 def test_roadmap_doc_matches_its_generator(tmp_path):
