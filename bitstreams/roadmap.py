@@ -40,8 +40,10 @@ LABELS = {"CPU batch1": "CPU batch 1 (+dec)", "CPU batched": "CPU batched (+dec)
           "analog chip + GPU decoder": "analog chip + GPU decoder"}
 
 
-def compute(P: ParamSet, cpu: dict, gpu_measured: dict | None = None, resources: Resources | None = None) -> dict:
-    """All numbers of the report, as plain data (tests call this with changed inputs)."""
+def compute(P: ParamSet, cpu: dict, gpu_measured: dict | None = None, resources: Resources | None = None,
+            streamed_resources: tuple | None = None) -> dict:
+    """All numbers of the report, as plain data (tests call this with changed inputs). `resources`: counts of the
+    on-chip PYNQ-Z2 build; `streamed_resources`: (HardwareParams, Resources) of a synthesized streamed-K build."""
     from fixedpoint.spec import PYNQ_Z2
 
     steps = int(P.v("euler_steps", "1"))
@@ -50,7 +52,7 @@ def compute(P: ParamSet, cpu: dict, gpu_measured: dict | None = None, resources:
         w = workload(cfg, steps)
         ests = cpu_estimates(w, cpu, P) + gpu_estimates(w, P, gpu_measured)
         res = resources if (resources is not None and cfg.n == PYNQ_Z2.n and cfg.n_cond == PYNQ_Z2.n_cond) else None
-        ests.append(fpga_estimate(w, cfg, P, resources=res))
+        ests.append(fpga_estimate(w, cfg, P, resources=res, streamed_resources=streamed_resources))
         analog, parts = analog_estimate(w, P)
         dec = decoder_on_gpu(w, P)
         ests.append(analog)
@@ -311,6 +313,21 @@ def load_pynq_z2_resources(path: str | None) -> Resources | None:
     return None
 
 
+def load_streamed_resources() -> tuple | None:
+    """(HardwareParams, Resources) of the streamed-K build docs/resources.md records (rtl.resources'
+    pynq-z2-streamed), or None without rtl/ or without that section."""
+    from .resources import resources_from_rtl_report
+
+    try:
+        from rtl.resources import PYNQ_Z2_STREAMED
+    except ImportError:
+        return None
+    md = REPO_ROOT / "docs" / "resources.md"
+    d = resources_from_rtl_report(md, PYNQ_Z2_STREAMED) if md.exists() else None
+    return (PYNQ_Z2_STREAMED, Resources.from_dict(d, source="yosys report docs/resources.md (streamed-K build)")) \
+        if d else None
+
+
 def main(argv=None) -> int:
     ap = cli.ArgumentParser(prog="python -m bitstreams.roadmap", description=__doc__,
                             formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -354,7 +371,7 @@ def main(argv=None) -> int:
     except ValueError as e:
         ap.error(f"--gpu-json {args.gpu_json}: not JSON ({e})")
     resources = load_pynq_z2_resources(args.resources)
-    result = compute(P, cpu, gpu, resources)
+    result = compute(P, cpu, gpu, resources, load_streamed_resources())
     from .chip_spec import SpecSheetError, load_analog_sweep, render_spec_sheet, spec_sheet
 
     try:

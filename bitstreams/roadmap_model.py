@@ -226,14 +226,14 @@ def fpga_cycles(n: int, n_cond: int, lanes: int, steps: int, P: ParamSet, bits: 
 
 
 def fpga_estimate(w: Workload, cfg: ModelConfig, P: ParamSet, resources: Resources | None = None,
-                  cycles_fn=None) -> Estimate:
+                  cycles_fn=None, streamed_resources: tuple | None = None) -> Estimate:
     """XC7Z020 at fpga_clock with 64 lanes: on-chip K when it fits BRAM (cycles from the RTL's accounting), else the
     streamed-K build (fpga_streamed_estimate)."""
     fit = fpga_fit(cfg, P)
     if fit.where == "none":
         return Estimate("FPGA XC7Z020", w.name, None, None, "does not fit (K exceeds DDR)", {"fit": fit.__dict__})
     if fit.where == "ddr":
-        return fpga_streamed_estimate(w, cfg, P, fit)
+        return fpga_streamed_estimate(w, cfg, P, fit, streamed_resources)
     lanes = int(P.v("fpga_lanes", "1"))
     while cfg.n % lanes:
         lanes //= 2
@@ -264,7 +264,8 @@ def fpga_estimate(w: Workload, cfg: ModelConfig, P: ParamSet, resources: Resourc
                      "ddr_energy_j": e_ddr.to("J"), "lanes": lanes})
 
 
-def fpga_streamed_estimate(w: Workload, cfg: ModelConfig, P: ParamSet, fit: FpgaFit) -> Estimate:
+def fpga_streamed_estimate(w: Workload, cfg: ModelConfig, P: ParamSet, fit: FpgaFit,
+                           synthesized: tuple | None = None) -> Estimate:
     """The streamed-K PYNQ-Z2 build (K read from DDR once per Euler step, B samples per pass over K) as
     bitstreams.streamed.plan sizes it, with the cycle model (rtl.resources.streamed_cycle_accounting) that
     benchmarks/bench_streamed.py checks against STEP_CYCLES measured in Verilator.
@@ -273,7 +274,8 @@ def fpga_streamed_estimate(w: Workload, cfg: ModelConfig, P: ParamSet, fit: Fpga
     pass, the steps, readback; bitstreams.streamed.request_cycles) takes request_cycles / fpga_clock, so at
     100 MHz 1 / latency is the benchmark's images/s. The DDR rate is hardware.md §8's planning rate
     (bitstreams.streamed.PLANNING_GBPS at the board clock). Energy: PL power (analytic resources with the
-    streamed build's on-chip BRAM) over the request + DDR energy of the K bits read, per image.
+    streamed build's on-chip BRAM, or yosys counts when `synthesized` = (HardwareParams, Resources) is this
+    build) over the request + DDR energy of the K bits read, per image.
     """
     from fixedpoint.spec import FORMATS
 
@@ -286,7 +288,7 @@ def fpga_streamed_estimate(w: Workload, cfg: ModelConfig, P: ParamSet, fit: Fpga
     t_batch = Q.of(req, "cycle") / clk
     t = t_batch / p.batch
     ddr_bits = Q.of(p.k_ddr_bytes * 8 * w.steps / p.batch, "bit")
-    res = estimate_resources(p.lanes, 0.0, use.bram36, P)
+    res = synthesized[1] if synthesized and synthesized[0] == p else estimate_resources(p.lanes, 0.0, use.bram36, P)
     busy = acc["compute"] * w.steps / req
     pw = pl_power(res, f.to("Hz"), min(1.0, busy), P)
     e_pl = Q.of(pw["pl_total_w"], "W") * t

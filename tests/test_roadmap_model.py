@@ -154,3 +154,16 @@ def test_claim_and_markdown():
     assert "## 6. Where the 1000× energy claim stands" in md
     assert "128 BRAM36 at 4-bit, 256 BRAM36 at 8-bit" in md
     json.dumps(r)  # the result is plain data
+
+
+def test_streamed_yosys_counts_feed_the_power_model_of_their_build_only():
+    rtl = pytest.importorskip("rtl.resources")
+    from bitstreams.power_model import Resources
+
+    res = Resources(20000, 30000, 135, 80, source="yosys test")
+    base, syn = compute(P, CPU), compute(P, CPU, streamed_resources=(rtl.PYNQ_Z2_STREAMED, res))
+    e0, e1 = (_row(r, "imagenet64-n6656")["estimates"]["FPGA XC7Z020"] for r in (base, syn))
+    assert e1["detail"]["resources"]["source"] == "yosys test" and e1["latency_s"] == e0["latency_s"]
+    assert e1["energy_j"] != e0["energy_j"]
+    other = _row(syn, "imagenet64-n16384")["estimates"]["FPGA XC7Z020"]["detail"]["resources"]["source"]
+    assert other.startswith("analytic")
