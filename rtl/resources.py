@@ -27,6 +27,9 @@ from .build import TOP, atomic_write, write_verilog
 from .core import OscillatorCore
 
 _ZERO_LOOP = re.compile(r"  integer (\w+)_init_i;\n  initial begin\n    for \(\1_init_i = 0;[^\n]*\n      \1\[\1_init_i\] = \d+'h0;\n  end\n")
+#: The same all-zero initialisation written out address by address (Amaranth does this for some memories, e.g. the
+#: streamed-K build's phase, trig and omega memories: 66,000 lines at n6656).
+_ZERO_LIST = re.compile(r"  initial begin\n(?:    \w+\[\d+\] = \d+'[dh]0;\n)+  end\n")
 
 #: XC7Z020 capacity (Zynq-7000 data sheet DS190, Table 3).
 XC7Z020 = {"LUT": 53_200, "FF": 106_400, "DSP48E1": 220, "BRAM36": 140, "CARRY4": 13_300}
@@ -54,7 +57,7 @@ def synthesize(params: HardwareParams, yosys: str = "yosys", timeout_s: int = 36
         v = write_verilog(params, d)
         # Block RAM powers up as zero anyway; dropping the zero-init loops keeps Yosys from materialising
         # one init word per memory address (over 10 min and 12 GB at the PYNQ-Z2 build).
-        v.write_text(_ZERO_LOOP.sub("", v.read_text()))
+        v.write_text(_ZERO_LIST.sub("", _ZERO_LOOP.sub("", v.read_text())))
         stat = Path(d) / "stat.json"
         script = f"read_verilog {v}; synth_xilinx -family xc7 -noiopad -top {TOP}; tee -q -o {stat} stat -json"
         t = time.time()
