@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from fixedpoint import cli
-from fixedpoint.spec import FORMATS, PYNQ_Z2, HardwareParams, get_format
+from fixedpoint.spec import BUS_BITS, FORMATS, PYNQ_Z2, HardwareParams, get_format
 from fixedpoint.status import status
 
 from .build import TOP, atomic_write, write_verilog
@@ -132,6 +132,21 @@ def section(params: HardwareParams, cells: dict, seconds: float, heading: str = 
                      f" bit) per Euler step, {params.k_ddr_bytes / 2**20:.1f} MiB; the step takes the larger of the model "
                      "above and the DDR side (rtl.resources.streamed_cycle_accounting; measured in "
                      "benchmarks/results/streamed.md)")
+        s, BN, nt = params.spec, params.state_words, params.n_total
+        lines += ["", f"{sub} On-chip memories of the streamed-K build (they scale with B·n; K itself is in DDR)", "",
+                  "| memory | depth x width | where |", "|---|---|---|",
+                  f"| phases, B·(n+M) | {BN} x {s.phase_bits} | block RAM |",
+                  f"| trig (sin, cos), double-buffered | {2 * BN} x {2 * s.trig_bits} | block RAM |",
+                  f"| gain, n+M | {nt} x {s.gain_bits} | block RAM |",
+                  f"| omega increments, n+M | {nt} x {BUS_BITS} | block RAM |",
+                  f"| K read FIFOs, one per port | {params.k_ports} x 128 x {params.k_beat_bits // params.k_ports} | "
+                  "block RAM (n-independent) |",
+                  f"| drive banks, one per lane | {params.lanes} x {params.drive_bank_depth} x {s.drive_bits} | LUT RAM |",
+                  f"| accumulators (sin, cos) and row feeders | 4·B·L x {params.acc_bits} bit | flip-flops |", "",
+                  "The block RAM above is Yosys's mapping, which rounds each deep memory up to whole RAMB36 "
+                  "depths at narrow widths; bitstreams.streamed.budget counts the fewest RAMB18E1 over the 7-series "
+                  "aspect ratios (UG473), a lower bound, and sizes the batch with it. docs/roadmap.md §4 lists that "
+                  "budget for every streamed configuration next to these counts; a Vivado run decides between them."]
     return lines + [""]
 
 
