@@ -42,6 +42,16 @@ class Mutant:
     old: str  # must occur exactly once
     new: str
     what: str
+    #: Testbenches (sim.regression.TESTBENCHES) whose build elaborates the patched line; None: every testbench
+    #: whose sources include `path` (shared files such as rtl/lanes.py and rtl/cordic.py: every build).
+    benches: tuple[str, ...] | None = None
+
+    def testbenches(self) -> list[str]:
+        from sim.regression import TESTBENCHES
+
+        if self.benches is not None:
+            return list(self.benches)
+        return [name for name, tb in TESTBENCHES.items() if self.path in tb.sources]
 
 
 MUTANTS: tuple[Mutant, ...] = (
@@ -87,7 +97,7 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant("lane-order-reversed", "lane/bank indexing", "rtl/core.py",
            "word[tk * s.coupling_bits:(tk + 1) * s.coupling_bits]",
            "word[(per_k - 1 - tk) * s.coupling_bits:(per_k - tk) * s.coupling_bits]",
-           "K lanes unpacked from a load word in reverse order"),
+           "K lanes unpacked from a load word in reverse order", benches=("on-chip",)),
     Mutant("kcond-bank-address", "lane/bank indexing", "rtl/core.py",
            'Mux(is_tgt["kcond"], B * G * M + ld_addr, ld_addr)', 'Mux(is_tgt["kcond"], (B * G - 1) * M + ld_addr, ld_addr)',
            "conditioning-block weights written one group low in the drive banks"),
@@ -113,6 +123,32 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant("irq-clear-on-zero", "bus handshake", "rtl/core.py",
            '(waddr == regs.offset("IRQ_STATUS")) & wdata[0])', '(waddr == regs.offset("IRQ_STATUS")))',
            "IRQ_STATUS clears on any write, not write-1-to-clear"),
+    # Streamed-K build only (rtl/core.py _k_stream and the sequencer's K column handshake).
+    Mutant("axi-r-ignores-rvalid", "bus handshake", "rtl/core.py",
+           'r_fire.eq(port("rvalid") & port("rready"))', 'r_fire.eq(port("rready"))',
+           "the K read master takes an R beat whenever it is ready, without rvalid (idle data enters the beat FIFO)",
+           benches=("streamed",)),
+    Mutant("axi-ar-ignores-arready", "bus handshake", "rtl/core.py",
+           'ar_fire.eq(port("arvalid") & port("arready"))', 'ar_fire.eq(port("arvalid"))',
+           "the K read master counts a burst as requested without arready (bursts lost when the interconnect stalls)",
+           benches=("streamed",)),
+    Mutant("burst-address-one-beat-short", "lane/bank indexing", "rtl/core.py",
+           "ar_addr.eq(ar_addr + AXI_BURST_BYTES)", "ar_addr.eq(ar_addr + AXI_BURST_BYTES - AXI_DATA_BITS // 8)",
+           "each K burst starts one beat below the end of the previous one (INCR step of 15 beats, not 16)",
+           benches=("streamed",)),
+    Mutant("k-column-on-last-sample", "lane/bank indexing", "rtl/core.py",
+           "at_col.eq(seq_active & seq_usek & (seq_b == 0))", "at_col.eq(seq_active & seq_usek & (seq_b == B - 1))",
+           "the next K column is popped at the batch's last sample, not its first (sample 0 uses the previous column)",
+           benches=("streamed",)),
+    Mutant("k-wait-not-cleared", "FSM edge", "rtl/core.py",
+           "m.d.sync += [step_cycles_cnt.eq(1), k_wait_cnt.eq(0)]", "m.d.sync += step_cycles_cnt.eq(1)",
+           "K_WAIT_CYCLES is not cleared when a step starts (it accumulates over the run)",
+           benches=("streamed",)),
+    Mutant("abort-keeps-stale-beats", "FSM edge", "rtl/core.py",
+           "m.d.sync += [draining.eq(1), beat_idx.eq(total), asm_cnt.eq(0), col_valid.eq(0)]",
+           "m.d.sync += [beat_idx.eq(total), asm_cnt.eq(0), col_valid.eq(0)]",
+           "ABORT resets the column assembler but does not drain the K reads in flight (their beats feed the next run)",
+           benches=("streamed",)),
 )
 
 
@@ -149,32 +185,41 @@ def failed_tests(test_dir: Path) -> list[str]:
     return sorted(set(out))
 
 
+#: Runs every chosen testbench (a failing one does not stop the others); exit status 1 if any failed.
 _CHILD = """
 import json, sys
 from fixedpoint.spec import HardwareParams
 from sim import regression
 a = json.loads(sys.argv[1])
-res = {}
+res, failed = {}, []
 for bench in a["benches"]:
-    res[bench] = regression.run(a["simulator"], HardwareParams.from_dict(a["params"]), a["test_dir"] + "/" + bench,
-                                seed=a["seed"], bench=bench, images=a["images"], runs=a["runs"], backpressure=True,
-                                build_root=a["build_root"])
+    try:
+        res[bench] = regression.run(a["simulator"], HardwareParams.from_dict(a["params"]),
+                                    a["test_dir"] + "/" + bench, seed=a["seed"], bench=bench, images=a["images"],
+                                    runs=a["runs"], backpressure=True, build_root=a["build_root"])
+    except AssertionError as e:
+        failed.append(bench)
+        print("FAIL", bench, e, flush=True)
+if failed:
+    sys.exit(1)
 print("REGRESSION-RESULT " + json.dumps(res))
 """
 
 
 def run_one(mutant: Mutant | None, params, simulator: str, seed: int, images: int = 3, runs: int = 4,
             timeout_s: float = 900, keep: Path | None = None) -> dict:
-    """Run the regression on one mutant (None: the unmutated copy) in a temporary tree; returns
-    {"name", "result": "caught" | "missed" | "error", "failed_tests", "seconds", "detail"}."""
+    """Run the regression on one mutant (None: the unmutated copy, every testbench) in a temporary tree, against
+    every testbench whose build elaborates the patched line (Mutant.testbenches); returns {"name", "result":
+    "caught" | "missed" | "error", "benches", "failed_tests" ("bench:test"), "seconds", "detail"}."""
     from sim.regression import TESTBENCHES
 
+    benches = mutant.testbenches() if mutant else list(TESTBENCHES)
     t0 = time.perf_counter()
     name = mutant.name if mutant else "unmutated"
     with tempfile.TemporaryDirectory(prefix=f"osc-mutant-{name}-") as tmp:
         root = make_tree(Path(tmp), mutant)
         args = {"params": params.to_dict(), "simulator": simulator, "seed": seed, "images": images, "runs": runs,
-                "test_dir": str(root / "run"), "build_root": str(root / "build"), "benches": list(TESTBENCHES)}
+                "test_dir": str(root / "run"), "build_root": str(root / "build"), "benches": benches}
         # The child is a plain script even when this runs under pytest (cocotb's runner reports differently there).
         env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
         env.update(PYTHONPATH=str(root), PYTHONDONTWRITEBYTECODE="1")
@@ -184,7 +229,7 @@ def run_one(mutant: Mutant | None, params, simulator: str, seed: int, images: in
             out, rc = res.stdout + res.stderr, res.returncode
         except subprocess.TimeoutExpired as e:
             out, rc = f"timed out after {timeout_s} s: {e}", -1
-        failed = failed_tests(root / "run")
+        failed = [f"{b}:{name}" for b in benches for name in failed_tests(root / "run" / b)]
         if rc == 0 and "REGRESSION-RESULT" in out:
             result = "missed"
         elif failed:
@@ -195,31 +240,41 @@ def run_one(mutant: Mutant | None, params, simulator: str, seed: int, images: in
             keep.mkdir(parents=True, exist_ok=True)
             write_atomic(keep / f"{name}.log", out)
     detail = [ln for ln in out.splitlines() if "FAIL" in ln or "Error" in ln or "phases differ" in ln][:3]
-    return {"name": name, "result": result, "failed_tests": failed, "seconds": round(time.perf_counter() - t0, 1),
+    return {"name": name, "result": result, "benches": benches, "failed_tests": failed, "seconds": round(time.perf_counter() - t0, 1),
             "detail": " / ".join(d.strip()[:160] for d in detail)}
 
 
 def report_md(rows: list[dict], params, simulator: str, seed: int, machine: str, wall_s: float) -> str:
+    from sim.regression import TESTBENCHES
+
     caught = sum(r["result"] == "caught" for r in rows)
     by_name = {m.name: m for m in MUTANTS}
+    builds = []
+    for name, tb in TESTBENCHES.items():
+        b = tb.build(params)
+        extra = f" batch={b.batch} K from DDR ({b.k_ports} AXI4 read master, {b.k_bursts} bursts/step)" \
+            if b.k_streamed else ""
+        builds.append(f"`{name}` ({tb.module}: n={b.n} n_cond={b.n_cond} lanes={b.lanes}{extra})")
     lines = [
         "# Mutation check of the RTL regression",
         "",
-        f"`python -m sim.mutate` ({simulator}, build n={params.n} n_cond={params.n_cond} lanes={params.lanes}, "
-        f"seed {seed}; replay one mutant with `python -m sim.mutate --seed {seed} --only NAME`).",
+        f"`python -m sim.mutate` ({simulator}, seed {seed}; replay one mutant with "
+        f"`python -m sim.mutate --seed {seed} --only NAME`). Builds: {'; '.join(builds)}.",
         "Each mutant is a one-line realistic RTL bug patched into a temporary copy of the sources; the regression "
-        "(every cocotb test of `sim.regression.TESTBENCHES`, random backpressure) must fail on it.",
+        "(every cocotb test of each `sim.regression.TESTBENCHES` build that elaborates the patched line, random "
+        "stream backpressure and AXI stalls) must fail on it.",
         "",
         f"**{caught} of {len(rows)} mutants caught**, {len(rows) - caught} missed or errored; total {wall_s:.0f} s.",
         f"Machine: {machine}.",
         "",
-        "| mutant | kind | file | bug | result | failing tests | s |",
-        "|---|---|---|---|---|---|---|",
+        "| mutant | kind | file | bug | builds run | result | failing tests (build:test) | s |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         m = by_name.get(r["name"])
         lines.append(f"| `{r['name']}` | {m.kind if m else '-'} | `{m.path if m else '-'}` | {m.what if m else 'no mutation'} | "
-                     f"**{r['result']}** | {', '.join(r['failed_tests']) or '-'} | {r['seconds']} |")
+                     f"{', '.join(r['benches'])} | **{r['result']}** | {', '.join(r['failed_tests']) or '-'} | "
+                     f"{r['seconds']} |")
     return "\n".join(lines) + "\n"
 
 
@@ -244,7 +299,7 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     if a.list:
         for m in MUTANTS:
-            print(f"{m.name:28s} {m.kind:20s} {m.path:16s} {m.what}")
+            print(f"{m.name:30s} {m.kind:20s} {m.path:16s} {','.join(m.testbenches()):18s} {m.what}")
         return 0
     names = {m.name for m in MUTANTS}
     unknown = set(a.only or ()) - names

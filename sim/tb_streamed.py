@@ -69,10 +69,10 @@ async def load_k(drv: CoreDriver, rams: list[AxiRamRead], image):
 async def test_streamed_golden_runs(dut):
     """Random images (n_cond and classes from the build options), B samples of mixed classes per run, 10 steps,
     the DDR stalling at random: every phase of every sample equals the golden model. Cycles: STEP_CYCLES minus
-    K_WAIT_CYCLES (the last step's clocks the lanes waited for K) equals the stall-free step of
-    rtl.resources.cycle_accounting exactly, however the DDR stalls."""
+    K_WAIT_CYCLES (the last step's clocks the lanes waited for K) is the same in every run however the DDR
+    stalls, above the MAC bound and at most the stall-free step of rtl.resources.cycle_accounting."""
     p, o = _params(), _opts()
-    start = _count["comparisons"]
+    start, computes = _count["comparisons"], set()
     rng = random.Random(o.get("seed", 1))
     drv = CoreDriver(dut)
     rams = ddr(dut, p, rng if o.get("stalls", True) else None)
@@ -98,7 +98,10 @@ async def test_streamed_golden_runs(dut):
                 step_cycles = await drv.read("STEP_CYCLES")
                 wait = await drv.read("K_WAIT_CYCLES")
                 assert p.mac_cycles_per_step < step_cycles and wait < step_cycles
-                assert step_cycles - wait == cycle_accounting(p)["step_model"], (step_cycles, wait)
+                # Stalls only lengthen the waits: the clocks the lanes compute are the same for every step.
+                computes.add(step_cycles - wait)
+                assert len(computes) == 1, f"STEP_CYCLES - K_WAIT_CYCLES varies with the DDR's stalls: {computes}"
+                assert p.mac_cycles_per_step < step_cycles - wait <= cycle_accounting(p)["step_model"], (step_cycles, wait)
     _record("test_streamed_golden_runs", o, _count["comparisons"] - start)
 
 
