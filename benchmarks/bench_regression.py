@@ -1,4 +1,6 @@
-"""The long RTL-vs-golden regression: at least 1000 bit-exact comparisons over several builds and both simulators.
+"""The long RTL-vs-golden regression: at least 1000 bit-exact comparisons over several builds and both simulators,
+for both builds of the core (sim.regression.TESTBENCHES: on-chip K, and K streamed from DDR, whose testbench
+derives a small streamed build, batch 2 and one AXI4 read master with random stalls, from each size below).
 
 Every comparison is one run of the core (random image, class, start phases and 0..14 Euler steps, or a directed
 worst case: extreme weights/gains, wrap-edge phases, overflow after exactly one step) whose every phase word and
@@ -62,7 +64,8 @@ def main(argv=None) -> int:
             stats = regression.run(sim, params, Path(tmp) / f"{k}", seed=sim_seed, bench=bench,
                                    testcases=regression.TESTBENCHES[bench].all_tests, images=a.images, runs=a.runs,
                                    backpressure=k % 2 == 1)
-            stats["build"] = f"n{n} m{m} L{lanes} {fmt}"
+            b = HardwareParams.from_dict(stats["params"])  # the build that ran (the streamed bench derives its own)
+            stats["build"] = f"n{b.n} m{b.n_cond} L{lanes} {fmt}" + (f" B{b.batch} ddr" if b.k_streamed else "")
             rows.append(stats)
             tqdm.write(f"{sim:9s} {stats['build']:24s} seed {sim_seed}: {stats['comparisons']} comparisons "
                        f"in {stats['wall_s']} s")
