@@ -240,7 +240,8 @@ def run_one(mutant: Mutant | None, params, simulator: str, seed: int, images: in
             keep.mkdir(parents=True, exist_ok=True)
             write_atomic(keep / f"{name}.log", out)
     detail = [ln for ln in out.splitlines() if "FAIL" in ln or "Error" in ln or "phases differ" in ln][:3]
-    return {"name": name, "result": result, "benches": benches, "failed_tests": failed, "seconds": round(time.perf_counter() - t0, 1),
+    return {"name": name, "result": result, "benches": benches, "failed_tests": failed,
+            "seconds": round(time.perf_counter() - t0, 1),
             "detail": " / ".join(d.strip()[:160] for d in detail)}
 
 

@@ -101,7 +101,8 @@ async def test_streamed_golden_runs(dut):
                 # Stalls only lengthen the waits: the clocks the lanes compute are the same for every step.
                 computes.add(step_cycles - wait)
                 assert len(computes) == 1, f"STEP_CYCLES - K_WAIT_CYCLES varies with the DDR's stalls: {computes}"
-                assert p.mac_cycles_per_step < step_cycles - wait <= cycle_accounting(p)["step_model"], (step_cycles, wait)
+                model = cycle_accounting(p)["step_model"]
+                assert p.mac_cycles_per_step < step_cycles - wait <= model, (step_cycles, wait, model)
     _record("test_streamed_golden_runs", o, _count["comparisons"] - start)
 
 
