@@ -69,7 +69,8 @@ def main(argv=None) -> int:
     ap.add_argument("--boards", nargs="+", default=["golden", "tcp", "sim"], choices=["golden", "tcp", "sim"],
                     help="boards to time (default: all three)")
     ap.add_argument("--simulator", default="verilator", choices=["verilator", "icarus"], help="sim board: simulator")
-    ap.add_argument("--out", type=cli.output_file, default=os.path.join(REPO, "benchmarks", "results", "boards.md"),
+    ap.add_argument("--out", type=cli.output_file(cli.MARKDOWN_FORMATS),
+                    default=os.path.join(REPO, "benchmarks", "results", "boards.md"),
                     help="results file (default benchmarks/results/boards.md)")
     args = ap.parse_args(argv)
     for n in args.sizes:

@@ -40,7 +40,7 @@ def main(argv=None) -> int:
                     help="numerics format (default pynq-z2-n1024)")
     ap.add_argument("--images", type=cli.int_range(1, 10_000), default=3, help="images to run (default 3)")
     ap.add_argument("--steps", type=cli.int_range(1, 1000), default=10, help="Euler steps per image (default 10)")
-    ap.add_argument("--out", type=cli.output_file,
+    ap.add_argument("--out", type=cli.output_file(cli.JSON_FORMATS),
                     default=str(Path(__file__).resolve().parent / "results" / "bench_cycles.json"),
                     help="results file (default benchmarks/results/bench_cycles.json)")
     a = ap.parse_args(argv)

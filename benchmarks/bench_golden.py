@@ -32,7 +32,7 @@ def main(argv=None) -> int:
     from fixedpoint import cli
 
     ap = cli.ArgumentParser(prog="python benchmarks/bench_golden.py", description=__doc__.split("\n")[0])
-    ap.add_argument("--out", type=cli.output_file,
+    ap.add_argument("--out", type=cli.output_file(cli.MARKDOWN_FORMATS),
                     default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "golden.md"),
                     help="results file (default benchmarks/results/golden.md)")
     args = ap.parse_args(argv)

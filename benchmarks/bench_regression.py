@@ -26,6 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import machine_description, write_atomic  # noqa: E402
+from fixedpoint import cli  # noqa: E402
 from fixedpoint.spec import FORMATS, HardwareParams  # noqa: E402
 from sim import regression  # noqa: E402
 
@@ -35,7 +36,7 @@ BUILDS = ((8, 2, 4, "default"), (16, 3, 8, "default"), (12, 2, 4, "wide"), (4, 4
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python benchmarks/bench_regression.py", description=__doc__,
+    ap = cli.ArgumentParser(prog="python benchmarks/bench_regression.py", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seed", type=int, default=None, help="session seed (default: OSC_SEED or clock-derived)")
     ap.add_argument("--simulators", nargs="+", default=["icarus", "verilator"], choices=["icarus", "verilator"],
@@ -45,7 +46,8 @@ def main(argv=None) -> int:
     ap.add_argument("--images", type=int, default=10, help="random images per simulation")
     ap.add_argument("--runs", type=int, default=10, help="random runs per image")
     ap.add_argument("--min-comparisons", type=int, default=1000, help="fail (exit 1) below this many comparisons")
-    ap.add_argument("--out", default=str(RESULTS / "regression.md"), help="markdown report (a .json lands beside it)")
+    ap.add_argument("--out", type=cli.output_file(cli.MARKDOWN_FORMATS), default=str(RESULTS / "regression.md"),
+                    help=".md report (a .json lands beside it)")
     a = ap.parse_args(argv)
     if a.images < 1 or a.runs < 1:
         ap.error("--images and --runs must be positive")

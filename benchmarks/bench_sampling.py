@@ -294,7 +294,7 @@ def main(argv=None) -> int:
                     help="timed calls per sampler and batch, loaded phase; 0 skips it (default 3)")
     ap.add_argument("--load-workers", type=cli.int_range(1, 256), default=None,
                     help="busy-loop processes in the loaded phase (default: one per usable CPU)")
-    ap.add_argument("--out", type=cli.output_file,
+    ap.add_argument("--out", type=cli.output_file(cli.MARKDOWN_FORMATS),
                     default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "sampling.md"),
                     help="results file (default benchmarks/results/sampling.md)")
     args = ap.parse_args(argv)

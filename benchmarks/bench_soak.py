@@ -341,7 +341,8 @@ def main(argv=None) -> int:
     ap.add_argument("--duration", type=cli.finite_float, default=45.0, help="seconds in all (5..3600; default 45)")
     ap.add_argument("--clients", type=cli.int_range(1, 6), default=3, help="honest clients (1..6)")
     ap.add_argument("--n", type=cli.int_range(16, 1024), default=128, help="oscillators of the random model (multiple of 8, 16..1024)")
-    ap.add_argument("--out", type=cli.output_file, default=os.path.join(REPO, "benchmarks", "results", "soak.md"),
+    ap.add_argument("--out", type=cli.output_file(cli.MARKDOWN_FORMATS),
+                    default=os.path.join(REPO, "benchmarks", "results", "soak.md"),
                     help="Markdown results file (default benchmarks/results/soak.md; a _rss.png plot beside it)")
     ap.add_argument("--window", type=cli.finite_float, default=5.0, help="seconds per quiet / attack window (default 5)")
     ap.add_argument("--attacks", default=",".join(Hostile.ATTACKS),

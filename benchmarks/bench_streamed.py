@@ -30,6 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.common import machine_description, write_atomic  # noqa: E402
 from bitstreams import streamed  # noqa: E402
 from bitstreams.roadmap_model import UN0_CONFIGS  # noqa: E402
+from fixedpoint import cli  # noqa: E402
+from fixedpoint.files import check_output  # noqa: E402
 from fixedpoint.spec import FORMATS, HardwareParams, get_format  # noqa: E402
 from model.config import CONFIGS  # noqa: E402
 from rtl.resources import streamed_cycle_accounting  # noqa: E402
@@ -112,7 +114,7 @@ def markdown(res: dict) -> str:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python benchmarks/bench_streamed.py", description=__doc__,
+    ap = cli.ArgumentParser(prog="python benchmarks/bench_streamed.py", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sim", default="256:1,256:3,1024:2", help="n:batch builds to simulate, or 'none'")
     ap.add_argument("--n-cond", type=int, default=1, help="conditioning oscillators of the simulated builds")
@@ -123,6 +125,11 @@ def main(argv=None) -> int:
     ap.add_argument("--samples", type=int, default=2, help="simulated runs per build")
     ap.add_argument("--out", default=str(RESULTS / "streamed"), help="result path without suffix (.json and .md)")
     a = ap.parse_args(argv)
+    try:  # the stem names two files; both must be writable before the simulations
+        for ext in (".md", ".json"):
+            check_output(str(Path(a.out).with_suffix(ext)), "--out", formats=(ext,))
+    except ValueError as e:
+        ap.error(str(e))
     try:
         builds = [] if a.sim == "none" else [tuple(int(x) for x in item.split(":")) for item in a.sim.split(",")]
     except ValueError:

@@ -79,7 +79,7 @@ def main(argv=None) -> int:
     p.add_argument("--warmup", type=cli.nonneg_int, default=2, help="untimed warm-up steps (default 2)")
     p.add_argument("--threads", type=cli.int_range(1, 1024), default=2, help="torch threads (default 2)")
     p.add_argument("--data", default="cifar10", choices=DATASET_NAMES, help="dataset (default cifar10)")
-    p.add_argument("--out", type=cli.output_file, default=str(ROOT / "benchmarks" / "results" / "training.md"),
+    p.add_argument("--out", type=cli.output_file(cli.MARKDOWN_FORMATS), default=str(ROOT / "benchmarks" / "results" / "training.md"),
                    help="results file (default benchmarks/results/training.md)")
     a = p.parse_args(argv)
     for c in a.configs:

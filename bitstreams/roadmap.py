@@ -347,13 +347,14 @@ def main(argv=None) -> int:
     ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="override a parameter")
     ap.add_argument("--analog-json", type=cli.existing_file, default=None,
                     help="analog sweep results (default docs/analog/analog-sweep.json)")
-    ap.add_argument("--doc", type=cli.output_file, default=str(DOC), help="Markdown page to write (default docs/roadmap.md)")
+    ap.add_argument("--doc", type=cli.output_file(cli.MARKDOWN_FORMATS), default=str(DOC),
+                    help=".md page to write (default docs/roadmap.md)")
     ap.add_argument("--fig-dir", type=cli.output_dir, default=str(FIG_DIR),
                     help="directory for the plots (default docs/figures)")
     args = ap.parse_args(argv)
     if not args.no_measure:
         try:
-            cli.output_file(args.cpu_json)
+            cli.output_file(cli.JSON_FORMATS)(args.cpu_json)
         except argparse.ArgumentTypeError as e:
             ap.error(f"argument --cpu-json: {e}")
     try:

@@ -3,7 +3,7 @@
     from fixedpoint import cli
     ap = cli.ArgumentParser(prog="python -m model.sample", description=...)
     ap.add_argument("--n", type=cli.positive_int, default=16)
-    ap.add_argument("--out", type=cli.output_file, required=True)
+    ap.add_argument("--out", type=cli.output_file(cli.IMAGE_FORMATS), required=True)
     args = ap.parse_args(argv)
     if args.a and args.b:
         ap.error("--a and --b exclude each other")    # one line on stderr, exit status 2
@@ -84,12 +84,43 @@ finite_float = float_range()
 probability = float_range(0.0, 1.0)
 
 
-def output_file(text: str) -> str:
-    """argparse type: a file path we can create (not a directory; checked with a probe file)."""
-    try:
-        return check_output(text, "path", "file")
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
+# ---- output formats: the extensions each kind of writer really writes (first = the default/hint) ----------
+#: Raster pictures written by Pillow (model.plots.save_image picks the encoder from the extension).
+IMAGE_FORMATS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+#: Animations (Pillow's GIF encoder).
+GIF_FORMATS = (".gif",)
+#: matplotlib figures (savefig's format comes from the extension).
+FIGURE_FORMATS = (".png", ".svg", ".pdf")
+#: numpy archives (np.savez).
+NPZ_FORMATS = (".npz",)
+MARKDOWN_FORMATS = (".md",)
+JSON_FORMATS = (".json",)
+JSONL_FORMATS = (".jsonl",)
+SAFETENSORS_FORMATS = (".safetensors",)
+#: torch.save files (training state).
+TORCH_FORMATS = (".pt",)
+
+
+def output_file(formats: tuple[str, ...]):
+    """argparse type: a file path we can create (not a directory; checked with a probe file) whose extension
+    is one of `formats`, so that the contents match the name. Use it for every output option and say the
+    formats in its help."""
+    formats = tuple(f.lower() for f in formats)
+    if not formats or not all(f.startswith(".") for f in formats):
+        raise ValueError(f"formats must be extensions with a dot, got {formats!r}")
+
+    def parse(text: str) -> str:
+        try:
+            return check_output(text, "path", "file", formats)
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+
+    return _named(parse, "output file")
+
+
+def formats_text(formats: tuple[str, ...]) -> str:
+    """The formats for a help text: ".png/.jpg/..."."""
+    return "/".join(formats)
 
 
 def output_dir(text: str) -> str:

@@ -59,13 +59,16 @@ def _nearest_existing(path: str) -> str:
     return d
 
 
-def check_output(path: str | os.PathLike, what: str = "output", kind: str = "file") -> str:
+def check_output(path: str | os.PathLike, what: str = "output", kind: str = "file",
+                 formats: tuple[str, ...] | None = None) -> str:
     """Refuse, before any long work, a destination that cannot be written; returns `path` unchanged.
 
     kind "file": `path` must not be a directory and its directory (or the nearest existing ancestor, which
-    atomic_output will create the rest under) must accept a new file; kind "dir": `path` must be a directory
-    or creatable as one. The check creates and removes one empty temporary file (so it holds for root and for
-    read-only file systems too). Raises ValueError with one line saying what is wrong.
+    atomic_output will create the rest under) must accept a new file; with `formats` (lower-case extensions
+    with the dot, e.g. (".png", ".jpg"): what the writer really writes) its extension must be one of them,
+    compared case-insensitively, so a file's contents always match its name. kind "dir": `path` must be a
+    directory or creatable as one. The check creates and removes one empty temporary file (so it holds for
+    root and for read-only file systems too). Raises ValueError with one line saying what is wrong.
     """
     if kind not in ("file", "dir"):
         raise ValueError(f"kind must be 'file' or 'dir', got {kind!r}")
@@ -75,8 +78,14 @@ def check_output(path: str | os.PathLike, what: str = "output", kind: str = "fil
     p = os.path.abspath(raw)
     if kind == "file":
         if os.path.isdir(p) or raw.endswith(os.sep):
-            raise ValueError(f"{what} {raw!r} is a directory; give a file name inside it (e.g. "
-                             f"{os.path.join(raw, 'out' + (os.path.splitext(raw)[1] or '.png'))})")
+            example = os.path.join(raw, "out" + (formats[0] if formats else ""))
+            raise ValueError(f"{what} {raw!r} is a directory; give a file name inside it (e.g. {example})")
+        if formats:
+            stem, ext = os.path.splitext(raw)
+            if ext.lower() not in formats:
+                named = f"extension {ext!r}" if ext else "no extension"
+                raise ValueError(f"{what} {raw!r} has {named}; it writes {', '.join(formats)} files only "
+                                 f"(e.g. {stem + formats[0]})")
         target_dir = os.path.dirname(p)
     else:
         if os.path.lexists(p) and not os.path.isdir(p):

@@ -129,8 +129,8 @@ def main(argv=None) -> int:
     ap.add_argument("--checkpoint", default=None, help="our .safetensors checkpoint (default: the bundled cifar10-n1024)")
     ap.add_argument("--n", type=cli.int_range(1, 64), default=4, help="samples (seeded rows 0..n-1; default 4)")
     ap.add_argument("--seed", type=cli.seed, default=0, help="initial-phase seed (default 0)")
-    ap.add_argument("--out", type=cli.output_file, default=None,
-                    help="PNG (default out/compare-<board>-<class>-s<seed>.png)")
+    ap.add_argument("--out", type=cli.output_file(cli.IMAGE_FORMATS), default=None,
+                    help=f"picture, {cli.formats_text(cli.IMAGE_FORMATS)} (default out/compare-<board>-<class>-s<seed>.png)")
     ap.add_argument("--scale", type=cli.int_range(1, 16), default=4, help="pixel zoom, nearest neighbour (default 4)")
     ap.add_argument("--simulator", default="verilator", choices=["verilator", "icarus"], help="sim board: simulator")
     ap.add_argument("--bitfile", default=None, help="pynq-z2 board: the overlay .bit")

@@ -9,13 +9,14 @@ so a notebook can show them inline.
 from __future__ import annotations
 
 import math
-import os
 
 import numpy as np
 
+from fixedpoint.cli import GIF_FORMATS
 from fixedpoint.files import atomic_output
 from model.plots import labeled_tiles
 from model.plots import order_figure as plot_order
+from model.plots import save_figure, save_image, written_ext
 
 from .imageio import to_uint8
 
@@ -75,17 +76,15 @@ def save_gif(s, path: str, scale: int = SCALE, ms_per_frame: int = 300, cols: in
     """Animated GIF of the settling: one frame per step, the last held 4x, looping."""
     frames = gif_frames(s, scale, cols)
     durations = [ms_per_frame] * (len(frames) - 1) + [ms_per_frame * 4]
+    written_ext(path, GIF_FORMATS, "animations")
     with atomic_output(path) as tmp:
         frames[0].save(tmp, format="GIF", save_all=True, append_images=frames[1:], duration=durations, loop=0)
     return path
 
 
 def save_picture(img, path: str) -> str:
-    """Write a PIL image (PNG, or the format the extension names) atomically."""
-    fmt = (os.path.splitext(path)[1].lstrip(".") or "png").upper()
-    with atomic_output(path) as tmp:
-        img.save(tmp, format="JPEG" if fmt == "JPG" else fmt)
-    return path
+    """Write a PIL image atomically in the format its extension names (model.plots.save_image)."""
+    return save_image(img, path)
 
 
 def save_samples(s, path: str, scale: int = SCALE, cols: int | None = None) -> str:
@@ -109,13 +108,6 @@ def order_figure(samples, title: str = ""):
     first = groups[0]
     return plot_order(curves, first.n_main, title or "Kuramoto order parameter, main oscillators · board "
                       f"{first.board} · seed {first.seed}")
-
-
-def save_figure(fig, path: str) -> str:
-    """Write a matplotlib figure atomically (format from the extension)."""
-    with atomic_output(path) as tmp:
-        fig.savefig(tmp, format=os.path.splitext(path)[1].lstrip(".") or "png")
-    return path
 
 
 def save_order_plot(samples, path: str, title: str = "") -> str:

@@ -21,6 +21,7 @@ import numpy as np
 from fixedpoint import cli
 from fixedpoint.files import atomic_output, check_output, save_with_rescue
 from fixedpoint.spec import FORMATS
+from model.plots import written_ext
 
 from .api import MAX_SAMPLES, summarize  # noqa: F401  (the timing table; kept importable from here)
 
@@ -39,6 +40,7 @@ def save_phases(samples, path: str) -> str:
     meta = {"class_id": s.class_id, "class_name": s.class_name, "seed": s.seed, "board": s.board,
             "params": s.params, "phase_frac_bits": s.phase_frac_bits, "dt": s.dt, "n_main": s.n_main}
     arrays["meta"] = np.array(json.dumps(meta))
+    written_ext(path, cli.NPZ_FORMATS, "phase archives")
     with atomic_output(path) as tmp, open(tmp, "wb") as f:
         np.savez(f, **arrays)
     return path
@@ -54,12 +56,17 @@ def build_parser() -> cli.ArgumentParser:
     ap.add_argument("--seed", type=cli.seed, default=0, help="initial-phase seed; the same seed gives model.sample the "
                     "same start (default 0)")
     ap.add_argument("--n", type=cli.int_range(1, MAX_SAMPLES), default=1, help="samples (seeded rows 0..n-1; default 1)")
-    ap.add_argument("--out", type=cli.output_file, default=None, help="labeled PNG of the images (default out/<board>-<class>-s<seed>.png)")
+    ap.add_argument("--out", type=cli.output_file(cli.IMAGE_FORMATS), default=None, help="labeled picture of the images, "
+                    f"{cli.formats_text(cli.IMAGE_FORMATS)} (default out/<board>-<class>-s<seed>.png)")
     ap.add_argument("--scale", type=cli.int_range(1, 16), default=4, help="pixel zoom of the pictures, nearest neighbour (default 4)")
-    ap.add_argument("--strip", type=cli.output_file, default=None, help="labeled PNG of the decoded image after every Euler step")
-    ap.add_argument("--gif", type=cli.output_file, default=None, help="animated GIF of the settling, one frame per Euler step")
-    ap.add_argument("--order-plot", type=cli.output_file, default=None, help="PNG plot of the order parameter r(t) (mean and spread)")
-    ap.add_argument("--phases", type=cli.output_file, default=None, help=".npz of the settled (and per-step) phases, images and timings")
+    ap.add_argument("--strip", type=cli.output_file(cli.IMAGE_FORMATS), default=None, help="labeled picture of the "
+                    f"decoded image after every Euler step, {cli.formats_text(cli.IMAGE_FORMATS)}")
+    ap.add_argument("--gif", type=cli.output_file(cli.GIF_FORMATS), default=None,
+                    help="animated .gif of the settling, one frame per Euler step")
+    ap.add_argument("--order-plot", type=cli.output_file(cli.FIGURE_FORMATS), default=None, help="plot of the order "
+                    f"parameter r(t) (mean and spread), {cli.formats_text(cli.FIGURE_FORMATS)}")
+    ap.add_argument("--phases", type=cli.output_file(cli.NPZ_FORMATS), default=None,
+                    help=".npz of the settled (and per-step) phases, images and timings")
     ap.add_argument("--simulator", default="verilator", choices=["verilator", "icarus"], help="sim board: simulator")
     ap.add_argument("--lanes", type=cli.positive_int, default=None, help="golden/sim core: MAC lanes (default: the board build)")
     ap.add_argument("--format", default=None, choices=sorted(FORMATS),
@@ -117,7 +124,7 @@ def _run(args) -> int:
     except ValueError as e:
         raise ValueError(f"{e} [checkpoint {api._show(path)} is a {cfg.dataset} model]") from None
     steps = bool(args.strip or args.gif or args.order_plot)
-    out = args.out or check_output(f"out/{args.board.split(':')[0]}-{cfg.name}-s{args.seed}.png", "--out")
+    out = args.out or check_output(f"out/{args.board.split(':')[0]}-{cfg.name}-s{args.seed}.png", "--out (default)")
     with api.open(args.board, path, fmt=args.format, lanes=args.lanes, simulator=args.simulator,
                   bitfile=args.bitfile, timeout=args.timeout, decoder=args.decoder, analog=args.analog or None) as osc:
         class_id = osc.class_id(args.cls)

@@ -1,6 +1,6 @@
-"""Tolerance sweeps of the analog chip model and the Euler question; writes docs/analog/.
+"""Tolerance sweeps of the analog chip model and the Euler question; writes out/analog/ (--out).
 
-    python -m model.analog_sweep [--samples 128] [--kid-samples 96] [--digits CKPT10 CKPT40] [--out docs/analog]
+    python -m model.analog_sweep [--samples 128] [--kid-samples 96] [--digits CKPT10 CKPT40] [--out out/analog]
 
 Models: the trained ``checkpoints/cifar10-n1024.safetensors`` and a seeded random-init model of the
 Un-0 ImageNet-64 layout at n = 256 (n_cond 1, 1000 classes, ref_oscillator, muP; the class path of the released

@@ -337,7 +337,7 @@ def main(argv=None) -> int:
     sub = ap.add_subparsers(dest="cmd", required=True)
     imp = sub.add_parser("import-un0", help="convert an Un-0 .pt checkpoint to our .safetensors format")
     imp.add_argument("src", type=cli.existing_file, help="Un-0 .pt checkpoint (read with torch's weights-only unpickler)")
-    imp.add_argument("dst", type=cli.output_file, help="our .safetensors file to write")
+    imp.add_argument("dst", type=cli.output_file(cli.SAFETENSORS_FORMATS), help="our .safetensors file to write")
     imp.add_argument("--name", default=None, help="config name to store (default: derived from the shapes)")
     info = sub.add_parser("info", help="print config and tensor shapes of a .safetensors checkpoint")
     info.add_argument("path", type=cli.existing_file, help="checkpoint to describe (.safetensors or Un-0 .pt)")

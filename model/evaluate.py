@@ -361,8 +361,10 @@ def main(argv=None) -> int:
     p.add_argument("--classifier-epochs", type=cli.int_range(1, 1000), default=4,
                    help="epochs of the in-project accuracy classifier when it is not cached (default 4)")
     p.add_argument("--threads", type=cli.int_range(1, 1024), default=None, help="torch threads (default: torch's)")
-    p.add_argument("--out-json", type=cli.output_file, default=None, help="default out/<checkpoint name>.eval.json")
-    p.add_argument("--out-md", type=cli.output_file, default=None, help="default out/<checkpoint name>.eval.md")
+    p.add_argument("--out-json", type=cli.output_file(cli.JSON_FORMATS), default=None,
+                   help=".json results (default out/<checkpoint name>.eval.json)")
+    p.add_argument("--out-md", type=cli.output_file(cli.MARKDOWN_FORMATS), default=None,
+                   help=".md report (default out/<checkpoint name>.eval.md)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     a = p.parse_args(argv)
     stem = Path("out") / Path(a.checkpoint).stem

@@ -11,6 +11,7 @@ import math
 import os
 
 import numpy as np
+from fixedpoint.cli import FIGURE_FORMATS, GIF_FORMATS, IMAGE_FORMATS, formats_text
 from fixedpoint.files import atomic_output  # noqa: F401  (re-exported for model/ writers)
 
 
@@ -104,12 +105,41 @@ def make_grid(images, nrow: int | None = None, pad: int = 2, scale: int = 1) -> 
     return grid
 
 
-def save_grid(images, path: str, nrow: int | None = None, scale: int = 1) -> str:
+def written_ext(path: str, formats: tuple[str, ...], what: str) -> str:
+    """The lower-case extension of `path` when it is one of `formats` (fixedpoint.cli); else ValueError, so a
+    writer never puts one format's bytes under another format's name."""
+    ext = os.path.splitext(path)[1].lower()
+    if ext not in formats:
+        raise ValueError(f"{path!r}: {what} are written as {formats_text(formats)} only")
+    return ext
+
+
+def save_image(img, path: str) -> str:
+    """Write a PIL image atomically in the format its extension names (one of fixedpoint.cli.IMAGE_FORMATS:
+    PNG, JPEG, BMP, TIFF, through Pillow's own extension table). Raises ValueError for any other extension,
+    so a file's contents always match its name."""
     from PIL import Image
 
+    ext = written_ext(path, IMAGE_FORMATS, "pictures")
     with atomic_output(path) as tmp:
-        Image.fromarray(make_grid(images, nrow, scale=scale)).save(tmp, format="PNG")
+        img.convert("RGB").save(tmp, format=Image.registered_extensions()[ext])
     return path
+
+
+def save_figure(fig, path: str, **savefig_kw) -> str:
+    """Write a matplotlib figure atomically in the format its extension names (fixedpoint.cli.FIGURE_FORMATS:
+    PNG, SVG, PDF). Raises ValueError for any other extension."""
+    ext = written_ext(path, FIGURE_FORMATS, "plots")
+    with atomic_output(path) as tmp:
+        fig.savefig(tmp, format=ext[1:], **savefig_kw)
+    return path
+
+
+def save_grid(images, path: str, nrow: int | None = None, scale: int = 1) -> str:
+    """images (B, 3, H, W) in [0, 1] -> one grid picture (save_image: format from the extension)."""
+    from PIL import Image
+
+    return save_image(Image.fromarray(make_grid(images, nrow, scale=scale)), path)
 
 
 def save_strip(frames, path: str, scale: int = 2, dt: float | None = None, title: str = "") -> str:
@@ -123,9 +153,7 @@ def save_strip(frames, path: str, scale: int = 2, dt: float | None = None, title
         tiles = np.repeat(tiles, 3, axis=-1)
     cols = [f"step {k}" + ("" if dt is None else f"\nt={k * dt:.2f}") for k in range(steps)]
     img = labeled_tiles(tiles, title=title, col_labels=cols, row_labels=[f"#{i}" for i in range(s)], scale=scale)
-    with atomic_output(path) as tmp:
-        img.save(tmp, format="PNG")
-    return path
+    return save_image(img, path)
 
 
 def save_gif(frames, path: str, nrow: int | None = None, scale: int = 2, ms_per_frame: int = 250,
@@ -142,6 +170,7 @@ def save_gif(frames, path: str, nrow: int | None = None, scale: int = 2, ms_per_
         grid = make_grid(f[t], nrow, pad=0)
         imgs.append(labeled_tiles(grid[None, None], title=f"{title} · {when}" if title else when, scale=scale))
     durations = [ms_per_frame] * (len(imgs) - 1) + [ms_per_frame * 4]
+    written_ext(path, GIF_FORMATS, "animations")
     with atomic_output(path) as tmp:
         imgs[0].save(tmp, format="GIF", save_all=True, append_images=imgs[1:], duration=durations, loop=0)
     return path
@@ -188,7 +217,4 @@ def save_order_plot(times, r, path: str, title: str = "", labels=None, n_main: i
     for j, lab in enumerate(labels[: r.shape[1]]):
         groups.setdefault(lab, []).append(r[:, j])
     curves = [(lab, np.asarray(times), np.stack(rows)) for lab, rows in groups.items()]
-    fig = order_figure(curves, n_main, title)
-    with atomic_output(path) as tmp:
-        fig.savefig(tmp, format=os.path.splitext(path)[1].lstrip(".") or "png")
-    return path
+    return save_figure(order_figure(curves, n_main, title), path)

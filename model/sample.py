@@ -108,16 +108,19 @@ def main(argv=None) -> int:
     ap.add_argument("--n", type=cli.int_range(1, MAX_SAMPLES), default=16, help="number of images (default 16)")
     ap.add_argument("--seed", type=cli.seed, default=0,
                     help="initial-phase seed; host.run --seed gives a board the same start")
-    ap.add_argument("--out", type=cli.output_file, required=True, help="PNG grid path")
+    ap.add_argument("--out", type=cli.output_file(cli.IMAGE_FORMATS), required=True,
+                    help=f"image grid, {cli.formats_text(cli.IMAGE_FORMATS)}")
     ap.add_argument("--nrow", type=cli.int_range(1, MAX_SAMPLES), default=None,
                     help="images per grid row (default ~sqrt(n))")
     ap.add_argument("--scale", type=cli.int_range(1, 16), default=2, help="pixel zoom of the saved grid (default 2)")
     ap.add_argument("--batch-size", type=cli.int_range(1, 65536), default=64,
                     help="images per forward pass (default 64; results do not depend on it)")
-    ap.add_argument("--steps-strip", type=cli.output_file, default=None,
-                    help="PNG: decoded image after every solver step")
-    ap.add_argument("--gif", type=cli.output_file, default=None, help="GIF of the decoded grid over the solver steps")
-    ap.add_argument("--order-plot", type=cli.output_file, default=None, help="PNG plot of the order parameter r(t)")
+    ap.add_argument("--steps-strip", type=cli.output_file(cli.IMAGE_FORMATS), default=None,
+                    help=f"decoded image after every solver step, {cli.formats_text(cli.IMAGE_FORMATS)}")
+    ap.add_argument("--gif", type=cli.output_file(cli.GIF_FORMATS), default=None,
+                    help=".gif of the decoded grid over the solver steps")
+    ap.add_argument("--order-plot", type=cli.output_file(cli.FIGURE_FORMATS), default=None,
+                    help=f"plot of the order parameter r(t), {cli.formats_text(cli.FIGURE_FORMATS)}")
     ap.add_argument("--device", default="cpu", help="torch device (default cpu)")
     args = ap.parse_args(argv)
     outs = [p for p in (args.out, args.steps_strip, args.gif, args.order_plot) if p]

@@ -173,12 +173,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--precision", choices=("fp32", "bf16"), default=None,
                    help="bf16 autocast (CUDA only; default bf16 on CUDA)")
     p.add_argument("--out-dir", type=cli.output_dir, default=None, help="default runs/<config>")
-    p.add_argument("--checkpoint", type=cli.output_file, default=None,
-                   help="checkpoint path (default <out-dir>/<config>.safetensors)")
-    p.add_argument("--train-state", type=cli.output_file, default=None,
-                   help="optimizer/scheduler state file (default <checkpoint>.train-state.pt)")
-    p.add_argument("--samples", type=cli.output_file, default=None, help="sample-grid PNG (default <out-dir>/samples.png)")
-    p.add_argument("--log", type=cli.output_file, default=None, help="JSONL log (default <out-dir>/log.jsonl)")
+    p.add_argument("--checkpoint", type=cli.output_file(cli.SAFETENSORS_FORMATS), default=None,
+                   help=".safetensors checkpoint (default <out-dir>/<config>.safetensors)")
+    p.add_argument("--train-state", type=cli.output_file(cli.TORCH_FORMATS), default=None,
+                   help="optimizer/scheduler state, .pt (default <checkpoint>.train-state.pt)")
+    p.add_argument("--samples", type=cli.output_file(cli.IMAGE_FORMATS), default=None,
+                   help=f"sample grid, {cli.formats_text(cli.IMAGE_FORMATS)} (default <out-dir>/samples.png)")
+    p.add_argument("--log", type=cli.output_file(cli.JSONL_FORMATS), default=None,
+                   help=".jsonl log (default <out-dir>/log.jsonl)")
     p.add_argument("--ckpt-every", type=cli.positive_int, default=500, help="checkpoint every N steps")
     p.add_argument("--ckpt-minutes", type=cli.positive_float, default=5.0,
                    help="also checkpoint every M minutes of wall clock")

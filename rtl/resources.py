@@ -179,7 +179,8 @@ def main(argv=None) -> int:
     ap.add_argument("--lanes", type=cli.positive_int, help="MAC lanes")
     ap.add_argument("--format", default=None, choices=sorted(FORMATS),
                     help="numerics format (fixedpoint.spec.FORMATS; default pynq-z2-n1024)")
-    ap.add_argument("--out", type=cli.output_file, required=True, help="Markdown report to write (JSON beside it)")
+    ap.add_argument("--out", type=cli.output_file(cli.MARKDOWN_FORMATS), required=True,
+                    help=".md report to write (.json beside it)")
     ap.add_argument("--timeout", type=cli.int_range(1, 7 * 24 * 3600), default=3600,
                     help="yosys time limit in seconds")
     a = ap.parse_args(argv)

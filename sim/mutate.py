@@ -26,6 +26,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
+from fixedpoint import cli
 from fixedpoint.files import write_atomic
 
 REPO = Path(__file__).resolve().parent.parent
@@ -284,7 +285,7 @@ def main(argv=None) -> int:
 
     from .regression import session_seed
 
-    ap = argparse.ArgumentParser(prog="python -m sim.mutate", description=__doc__,
+    ap = cli.ArgumentParser(prog="python -m sim.mutate", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--only", nargs="*", default=None, help="mutant names (default: all)")
     ap.add_argument("--simulator", default="icarus", choices=["icarus", "verilator"], help="HDL simulator")
@@ -294,7 +295,7 @@ def main(argv=None) -> int:
     ap.add_argument("--lanes", type=int, default=4, help="MAC lanes of the mutated build")
     ap.add_argument("--format", default="default", choices=sorted(FORMATS), help="numerics format (fixedpoint.spec)")
     ap.add_argument("--baseline", action="store_true", help="also run the unmutated copy (must pass)")
-    ap.add_argument("--out", default=str(DEFAULT_OUT), help="markdown report")
+    ap.add_argument("--out", type=cli.output_file(cli.MARKDOWN_FORMATS), default=str(DEFAULT_OUT), help=".md report")
     ap.add_argument("--logs", default=None, help="directory for each mutant's simulation log")
     ap.add_argument("--list", action="store_true", help="list the mutants and exit")
     a = ap.parse_args(argv)

@@ -18,7 +18,7 @@ def paths(tmp_path_factory):
     d = tmp_path_factory.mktemp("cli")
     ck = random_checkpoint(str(d / "n64.safetensors"), "cifar10-n64")
     (d / "afile").write_text("x")
-    return {"ck": ck, "dir": str(d), "file": str(d / "afile"), "png": str(d / "o.png"),
+    return {"ck": ck, "dir": str(d), "file": str(d / "afile"), "png": str(d / "o.png"), "md": str(d / "o.md"),
             "missing": str(d / "missing.safetensors")}
 
 
@@ -61,9 +61,9 @@ CASES = [
     ("rtl.build", ["--n", "0", "--n-cond", "8", "--lanes", "8", "--out", "{dir}"], "--n"),
     ("rtl.build", ["--n", "64", "--n-cond", "8", "--lanes", "7", "--out", "{dir}"], "multiple of lanes"),
     ("rtl.build", ["--n", "64", "--n-cond", "8", "--lanes", "8", "--format", "nope", "--out", "{dir}"], "--format"),
-    ("rtl.resources", ["--out", "{png}"], "--config"),
-    ("rtl.resources", ["--config", "pynq-z2", "--n", "64", "--out", "{png}"], "drop --n"),
-    ("rtl.resources", ["--n", "64", "--n-cond", "8", "--lanes", "16", "--timeout", "0", "--out", "{png}"], "--timeout"),
+    ("rtl.resources", ["--out", "{md}"], "--config"),
+    ("rtl.resources", ["--config", "pynq-z2", "--n", "64", "--out", "{md}"], "drop --n"),
+    ("rtl.resources", ["--n", "64", "--n-cond", "8", "--lanes", "16", "--timeout", "0", "--out", "{md}"], "--timeout"),
     ("rtl.export", ["--out", "{file}"], "not a directory"),
     ("bitstreams.build", ["--config", "nope"], "--config"),
     ("bitstreams.build", ["--config", "pynq-z2", "--n", "-1"], "--n"),
@@ -94,6 +94,44 @@ CASES = [
     ("model.analog_sweep", ["--agree-drop", "2"], "--agree-drop"),
     ("model.analog_sweep", ["--out", "{file}"], "not a directory"),
 ]
+
+# Every file an entry point writes has a name whose extension says its format; any other extension (or none)
+# is refused by argparse before the work, so a PNG never lands in README.md or LICENSE.
+WRONG_EXTENSIONS = [
+    ("host.run", ["--board", "golden", "--class", "cat", "--checkpoint", "{ck}", "--out", "README.md"], "--out"),
+    ("host.run", ["--board", "golden", "--class", "cat", "--checkpoint", "{ck}", "--out", "LICENSE"], "no extension"),
+    ("host.run", ["--board", "golden", "--class", "cat", "--checkpoint", "{ck}", "--out", "out/x.txt"], "--out"),
+    ("host.run", ["--board", "golden", "--class", "cat", "--checkpoint", "{ck}", "--strip", "out/s.txt"], "--strip"),
+    ("host.run", ["--board", "golden", "--class", "cat", "--checkpoint", "{ck}", "--gif", "out/g.png"], "--gif"),
+    ("host.run", ["--board", "golden", "--class", "cat", "--checkpoint", "{ck}", "--order-plot", "out/r.txt"],
+     "--order-plot"),
+    ("host.run", ["--board", "golden", "--class", "cat", "--checkpoint", "{ck}", "--phases", "notes.md"], "--phases"),
+    ("host.compare", ["--class", "cat", "--checkpoint", "{ck}", "--out", "out/c.txt"], "--out"),
+    ("model.sample", ["--config", "cifar10-n64", "--out", "out/m.txt"], "--out"),
+    ("model.sample", ["--config", "cifar10-n64", "--out", "{png}", "--steps-strip", "s.gif"], "--steps-strip"),
+    ("model.sample", ["--config", "cifar10-n64", "--out", "{png}", "--gif", "g.png"], "--gif"),
+    ("model.sample", ["--config", "cifar10-n64", "--out", "{png}", "--order-plot", "r.jpg"], "--order-plot"),
+    ("model.evaluate", ["--checkpoint", "{ck}", "--out-json", "r.md"], "--out-json"),
+    ("model.evaluate", ["--checkpoint", "{ck}", "--out-md", "r.json"], "--out-md"),
+    ("model.train", ["--config", "digits-n64", "--steps", "5", "--samples", "s.txt"], "--samples"),
+    ("model.train", ["--config", "digits-n64", "--steps", "5", "--log", "l.json"], "--log"),
+    ("model.train", ["--config", "digits-n64", "--steps", "5", "--checkpoint", "c.pt"], "--checkpoint"),
+    ("model.train", ["--config", "digits-n64", "--steps", "5", "--train-state", "t.json"], "--train-state"),
+    ("model.checkpoint", ["import-un0", "{ck}", "x.pt"], "dst"),
+    ("rtl.resources", ["--config", "pynq-z2", "--out", "r.json"], "--out"),
+    ("bitstreams.roadmap", ["--doc", "roadmap.txt"], "--doc"),
+    ("bitstreams.roadmap", ["--cpu-json", "cpu.md"], "--cpu-json"),
+    ("benchmarks.bench_boards", ["--out", "b.txt"], "--out"),
+    ("benchmarks.bench_cycles", ["--out", "c.md"], "--out"),
+    ("benchmarks.bench_golden", ["--out", "g.txt"], "--out"),
+    ("benchmarks.bench_regression", ["--out", "r.json"], "--out"),
+    ("benchmarks.bench_sampling", ["--out", "s.txt"], "--out"),
+    ("benchmarks.bench_soak", ["--out", "s.png"], "--out"),
+    ("benchmarks.bench_streamed", ["--out", "{file}/x"], "--out"),
+    ("benchmarks.bench_training", ["--out", "t.txt"], "--out"),
+    ("sim.mutate", ["--out", "m.txt"], "--out"),
+]
+CASES += WRONG_EXTENSIONS
 
 
 @pytest.mark.parametrize("module,argv,word", CASES, ids=[f"{m}:{' '.join(a)}" for m, a, _ in CASES])

@@ -5,6 +5,7 @@ import shutil
 import sys
 import tempfile
 
+import numpy as np
 import pytest
 
 from fixedpoint.files import RESCUE_DIR_NAME, check_output, save_with_rescue, write_atomic
@@ -154,3 +155,85 @@ def test_measure_directory_made_unwritable_during_the_run(tmp_path, rescue_tmp, 
     rescued = list(rescue_tmp.iterdir())
     assert len(rescued) == 1 and sorted(p.name for p in rescued[0].iterdir()) == ["measure.json", "measure.md"]
     assert f"saved it to {rescued[0]} instead" in capsys.readouterr().err
+
+
+# ---- formats: a file's contents match its name (newcomer report: PNG bytes in README.md, GIF bytes in .png) ----
+def test_check_output_refuses_an_extension_the_writer_does_not_write(tmp_path):
+    for bad, named in (("README.md", "extension '.md'"), ("LICENSE", "no extension")):
+        with pytest.raises(ValueError, match=named) as e:
+            check_output(str(tmp_path / bad), "--out", formats=(".png", ".jpg"))
+        assert ".png, .jpg" in str(e.value) and len(str(e.value).splitlines()) == 1
+    assert check_output(str(tmp_path / "x.PNG"), "--out", formats=(".png",)).endswith("x.PNG")
+    # the directory hint names a file of the option's own format
+    with pytest.raises(ValueError, match=r"e\.g\. .*out\.npz\)"):
+        check_output(str(tmp_path), "--phases", formats=(".npz",))
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_every_image_and_figure_format_writes_what_its_name_says(tmp_path):
+    from PIL import Image
+
+    from fixedpoint import cli
+    from model.plots import order_figure, save_figure, save_image
+
+    img = Image.new("RGB", (8, 8), (200, 30, 30))
+    pillow = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".bmp": "BMP", ".tif": "TIFF", ".tiff": "TIFF"}
+    assert set(cli.IMAGE_FORMATS) == set(pillow)
+    for ext in cli.IMAGE_FORMATS:
+        p = str(tmp_path / f"x{ext}")
+        save_image(img, p)
+        with Image.open(p) as back:
+            assert back.format == pillow[ext]
+    fig = order_figure([("cat", np.arange(3) * 0.1, np.full((2, 3), 0.5))], 64)
+    magic = {".png": b"\x89PNG", ".svg": b"<?xml", ".pdf": b"%PDF"}
+    assert set(cli.FIGURE_FORMATS) == set(magic)
+    for ext in cli.FIGURE_FORMATS:
+        p = tmp_path / f"r{ext}"
+        save_figure(fig, str(p))
+        assert p.read_bytes().startswith(magic[ext])
+    for bad in ("x.txt", "x.gif", "x"):  # the library functions refuse too, before writing anything
+        with pytest.raises(ValueError, match="written as"):
+            save_image(img, str(tmp_path / bad))
+        with pytest.raises(ValueError, match="written as"):
+            save_figure(fig, str(tmp_path / bad))
+    assert not any((tmp_path / bad).exists() for bad in ("x.txt", "x.gif", "x"))
+
+
+def test_host_run_writes_each_format_and_leaves_a_wrong_name_alone(ckpt, tmp_path, capsys):
+    import zipfile
+
+    from PIL import Image
+
+    import host.run as run
+
+    base = ["--board", "golden", "--class", "cat", "--checkpoint", ckpt]
+    doc = tmp_path / "notes.md"
+    doc.write_text("# a doc\n")
+    for flag in ("--out", "--strip", "--gif", "--order-plot", "--phases"):
+        assert _rc(run.main, base + [flag, str(doc)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and flag in err and "'.md'" in err, err
+    assert doc.read_text() == "# a doc\n" and sorted(p.name for p in tmp_path.iterdir()) == ["notes.md"]
+    outs = {"--out": "a.jpg", "--strip": "s.bmp", "--gif": "g.gif", "--order-plot": "r.svg", "--phases": "p.npz"}
+    argv = base + [a for flag, name in outs.items() for a in (flag, str(tmp_path / name))]
+    assert run.main(argv) == 0
+    with Image.open(tmp_path / "a.jpg") as a, Image.open(tmp_path / "s.bmp") as s, Image.open(tmp_path / "g.gif") as g:
+        assert (a.format, s.format, g.format) == ("JPEG", "BMP", "GIF")
+    assert (tmp_path / "r.svg").read_bytes().startswith(b"<?xml")
+    assert zipfile.is_zipfile(tmp_path / "p.npz")
+
+
+def test_help_states_the_formats_of_every_output_option(capsys):
+    from fixedpoint import cli
+    from host.run import build_parser
+
+    helps = {a.option_strings[0]: a.help for a in build_parser()._actions if a.option_strings}
+    for flag, formats in (("--out", cli.IMAGE_FORMATS), ("--strip", cli.IMAGE_FORMATS), ("--gif", cli.GIF_FORMATS),
+                          ("--order-plot", cli.FIGURE_FORMATS), ("--phases", cli.NPZ_FORMATS)):
+        assert cli.formats_text(formats) in helps[flag], (flag, helps[flag])
+    import model.analog_sweep as sweep
+
+    with pytest.raises(SystemExit):
+        sweep.main(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "writes docs/analog" not in text and "--out docs/analog" not in text and "default out/analog" in text
