@@ -41,7 +41,7 @@ def test_resources_doc_matches_its_generator():
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not os.environ.get("OSC_CHECK_SYNTHESIS"), reason="yosys on the PYNQ-Z2 builds takes ~6 min each "
+@pytest.mark.skipif(not os.environ.get("OSC_CHECK_SYNTHESIS"), reason="yosys on the PYNQ-Z2 builds takes ~2 min each "
                     "on 2 loaded cores: set OSC_CHECK_SYNTHESIS=1 to run it")
 @pytest.mark.parametrize("name", ["pynq-z2", "pynq-z2-streamed"])
 def test_resources_cells_match_a_fresh_synthesis(name):
