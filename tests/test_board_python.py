@@ -26,8 +26,9 @@ with host.open("golden", sys.argv[1], progress=False) as osc:
 root = os.getcwd()
 for m in list(sys.modules.values()):
     f = getattr(m, "__file__", None)
-    if f and f.startswith(root):
-        print(os.path.relpath(f, root))
+    rel = os.path.relpath(f, root) if f else ""
+    if f and f.endswith(".py") and rel.split(os.sep)[0] in ("fixedpoint", "host", "model", "bitstreams", "rtl", "sim"):
+        print(rel)  # the project's own modules (a .venv inside the repository holds the packages, not ours)
 """
 # Standard-library names newer than 3.10 (3.11: tomllib, datetime.UTC, typing.Self, enum.StrEnum, ExceptionGroup,
 # hashlib.file_digest, asyncio.TaskGroup, BaseException.add_note; 3.12: itertools.batched).
