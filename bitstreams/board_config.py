@@ -1,7 +1,7 @@
 """Board configurations: the facts the Vivado build, the host drivers and the roadmap share (pure Python).
 
 The PS-side addresses and the PL clock chosen here go into the block design (bitstreams/build.py) and are
-what the host's simulated overlay (host/simdevice.py) and the pynq-z2 board (host/boards/pynq_z2.py) use.
+what the host's simulated overlay (host/boards/simdevice.py) and the pynq-z2 board (host/boards/pynq_z2.py) use.
 """
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ It needs three things, exactly what a PYNQ overlay gives:
   dma       pynq.lib.dma.DMA (AXI DMA, simple mode): sendchannel / recvchannel .transfer(buf) + .wait()
   allocate  pynq.allocate(shape, dtype) -> a contiguous buffer the DMA can reach
 On the PYNQ-Z2 these are the real pynq objects; the sim board hands in the same pynq classes bound
-to host.simdevice.SimDevice, so this code path is identical on both.
+to host.boards.simdevice.SimDevice, so this code path is identical on both.
 
 Register offsets and fields come from rtl.regs (never typed here). Load protocol (the RTL's):
   model, once per image digest:  LOAD_TARGET=k|kcond|gain|omega + stream its words, GAIN_SHIFT

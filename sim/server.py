@@ -5,7 +5,7 @@ for the interrupt free-runs the clock (one RisingEdge trigger on irq plus a time
 PYNQ-Z2 size costs no per-cycle Python.
 
 Streamed-K builds (ports m_axi<q>_*) read K from a simulated DDR: one cocotbext-axi AxiRamRead per read port on one
-sparse memory of the board's 512 MiB; the client fills it with "mem_write" (host.simdevice.SimDevice does so for
+sparse memory of the board's 512 MiB; the client fills it with "mem_write" (host.boards.simdevice.SimDevice does so for
 the buffers the core's K_ADDR registers point at, when the host starts a run).
 """
 from __future__ import annotations

@@ -13,8 +13,12 @@ from host.boards import BoardDisconnected, BoardError, BoardTimeout, CoreMismatc
 from host.boards.golden import GoldenBoard
 from host.boards.pynq_z2 import OverlayBoard
 from host.run import main
-from host.simdevice import DMA_BASE, POLL_CHUNK_CYCLES
+from host.boards.simdevice import DMA_BASE, POLL_CHUNK_CYCLES
 from host.testing import random_checkpoint
+
+# As a PYNQ user does before creating an Overlay: registers the user-facing driver (load/generate) for the core's
+# VLNV, so the simulated overlays below bind host.pynq_driver.OscillatorCore, as the board's Overlay does.
+import host.pynq_driver  # noqa: E402,F401
 
 pytest.importorskip("pynq")
 client_mod = pytest.importorskip("sim.client", reason="sim.client (RTL simulation server) not available")
@@ -98,7 +102,7 @@ def test_wrong_build_image_is_refused(sim, ckpt):
 
 
 def test_core_identity_checks(sim):
-    from host.simdevice import SimOverlay
+    from host.boards.simdevice import SimOverlay
 
     dev = sim.device
     with pytest.raises(CoreMismatch, match="build hash"):
@@ -160,8 +164,9 @@ def test_cli_sim_and_golden_write_identical_phases_and_images(ckpt, tmp_path):
 
 
 def test_simulated_overlay_binds_the_pynq_driver(sim, ckpt, image):
-    """SimOverlay binds its IP through pynq's own VLNV binding: the core is host.pynq_driver.OscillatorCore (the
-    driver the PYNQ-Z2 overlay gets), the DMA pynq's DMA driver; the driver's load/generate run on the RTL."""
+    """SimOverlay binds its IP through pynq's own VLNV binding: after `import host.pynq_driver` the core is
+    host.pynq_driver.OscillatorCore (the driver the PYNQ-Z2 overlay gets), the DMA pynq's DMA driver; the driver's
+    load/generate run on the RTL. Without that import the boards bind the IP class below it (host.boards.pynq_ip)."""
     from pynq.lib.dma import DMA
 
     from host.pynq_driver import OscillatorCore

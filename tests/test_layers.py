@@ -109,8 +109,6 @@ def test_layers_point_one_way_without_cycles():
     assert layer_violations(REPO, CYCLE_FREE) == []
 
 
-@pytest.mark.xfail(strict=True, reason="known: host.api -> host.boards -> ... -> host.pynq_driver -> host.api (lazy "
-                   "import in OscillatorCore.load); give the shared piece one home below both, then drop this mark")
 def test_host_has_no_import_cycle():
     assert layer_violations(REPO, ("host",)) == []
 

@@ -1,8 +1,9 @@
-"""Boards built from a pynq overlay: the core's driver (host.pynq_driver.OscillatorCore, a pynq DefaultIP
-bound by the core's VLNV) with its AXI DMA, driven by host.driver.CoreDriver.
+"""Boards built from a pynq overlay: the core's IP class (host.boards.pynq_ip.OscillatorIP, a pynq DefaultIP
+bound by the core's VLNV, or its subclass host.pynq_driver.OscillatorCore) with its AXI DMA, driven by
+host.driver.CoreDriver.
 
 OverlayBoard is shared: PynqZ2Board gets the core from pynq.Overlay(bitfile) on the board; SimBoard
-(boards/sim.py) from host.simdevice.SimOverlay, which binds the same driver class through pynq. Everything
+(boards/sim.py) from host.boards.simdevice.SimOverlay, which binds the same driver class through pynq. Everything
 below the overlay is therefore exercised in CI through the simulated core; only Overlay() needs a board.
 """
 from __future__ import annotations
@@ -24,7 +25,7 @@ PYNQ_CLOCK_HZ = BOARDS["pynq-z2"].fclk0_mhz * 1e6  # FCLK0 the block design sets
 
 def find_core(overlay):
     """The overlay's oscillator core driver (bound by VLNV); a clear error naming what is there otherwise."""
-    from ..pynq_driver import CORE_VLNV, OscillatorCore
+    from .pynq_ip import CORE_VLNV, OscillatorIP
 
     names = [k for k, v in overlay.ip_dict.items() if v.get("type") == CORE_VLNV]
     if len(names) != 1:
@@ -32,9 +33,9 @@ def find_core(overlay):
         raise BoardError(f"overlay must hold exactly one oscillator core ({CORE_VLNV}); found {len(names)} among: "
                          f"{listing or 'nothing'}")
     core = getattr(overlay, names[0])
-    if not isinstance(core, OscillatorCore):
-        raise BoardError(f"{names[0]} is bound to {type(core).__name__}, not host.pynq_driver.OscillatorCore: "
-                         "import host.pynq_driver before creating the Overlay")
+    if not isinstance(core, OscillatorIP):
+        raise BoardError(f"{names[0]} is bound to {type(core).__name__}, not host.boards.pynq_ip.OscillatorIP: "
+                         "import host.pynq_driver (or host.boards.pynq_ip) before creating the Overlay")
     return core
 
 
@@ -115,9 +116,9 @@ class PynqZ2Board(OverlayBoard):
             raise BoardError(f"{bitfile} was built for part {record.get('part')!r}, the PYNQ-Z2 has {board.part!r}: "
                              "rebuild with `python -m bitstreams.build --config pynq-z2`")
         expect = record.get("build_hash")
-        from .. import pynq_driver  # registers OscillatorCore with pynq before the overlay binds its drivers
+        from .pynq_ip import fclk0_hz  # registers OscillatorIP with pynq before the overlay binds its drivers
 
         t0 = time.perf_counter()
         self.overlay = pynq.Overlay(bitfile)
         self.download_s = time.perf_counter() - t0
-        super().__init__(find_core(self.overlay), clock_hz=pynq_driver._fclk0_hz(), expect_build_hash=expect)
+        super().__init__(find_core(self.overlay), clock_hz=fclk0_hz(), expect_build_hash=expect)

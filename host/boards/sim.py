@@ -1,6 +1,6 @@
 """The sim board: the real RTL under cocotb (sim.client.SimClient), reached through a simulated overlay
-(host.simdevice.SimOverlay) whose core pynq binds to host.pynq_driver.OscillatorCore, the driver the PYNQ-Z2
-uses, with pynq's MMIO/DMA/allocate on host.simdevice.SimDevice."""
+(host.boards.simdevice.SimOverlay) whose core pynq binds to host.boards.pynq_ip.OscillatorIP, the IP class the PYNQ-Z2
+uses, with pynq's MMIO/DMA/allocate on host.boards.simdevice.SimDevice."""
 from __future__ import annotations
 
 import time
@@ -16,7 +16,7 @@ class SimBoard(OverlayBoard):
 
     def __init__(self, params: HardwareParams, simulator: str = "verilator", build_dir: str | None = None,
                  waves: bool = False, run_timeout_s: float = 600.0, client=None):
-        from ..simdevice import SimDevice, SimOverlay
+        from .simdevice import SimDevice, SimOverlay
 
         t0 = time.perf_counter()
         if client is None:

@@ -33,7 +33,7 @@ from pynq.pl_server.device import Device
 from bitstreams.board_config import CONFIGS as BOARDS
 from rtl import regs
 
-from .boards.base import BoardDisconnected, BoardError, BoardTimeout
+from .base import BoardDisconnected, BoardError, BoardTimeout
 
 PYNQ_Z2_BOARD = BOARDS["pynq-z2"]  # the simulated overlay has the PYNQ-Z2 build's address map
 CORE_BASE = PYNQ_Z2_BOARD.core_base
@@ -292,14 +292,14 @@ class SimDevice(Device):
 class SimOverlay:
     """What pynq.Overlay(bitfile) is on the board, for the simulated PL: each IP of SimDevice.ip_dict is an
     attribute bound to its driver by pynq's own VLNV binding (pynq.overlay), so `SimOverlay(dev).osc_core_0`
-    is a host.pynq_driver.OscillatorCore and `.axi_dma_0` a pynq.lib.dma.DMA, exactly as on the PYNQ-Z2.
+    is a host.boards.pynq_ip.OscillatorIP (host.pynq_driver.OscillatorCore once that is imported) and `.axi_dma_0` a pynq.lib.dma.DMA, exactly as on the PYNQ-Z2.
     (pynq has no public constructor for an overlay without a .hwh file; its description builder is used.)"""
 
     def __init__(self, device: SimDevice, ip_dict: dict | None = None):
         import pynq.lib.dma  # noqa: F401  (registers pynq's DMA driver, as Overlay's driver discovery does)
         from pynq import overlay as _ov
 
-        from . import pynq_driver  # noqa: F401  (registers OscillatorCore for the core's VLNV)
+        from . import pynq_ip  # noqa: F401  (registers the core's IP class for its VLNV)
 
         self.device = device
         self.ip_dict = {k: dict(v) for k, v in (ip_dict or device.ip_dict).items()}
