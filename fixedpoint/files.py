@@ -141,3 +141,17 @@ def save_with_rescue(path: str | os.PathLike, write, what: str = "output", repor
               file=report or sys.stderr, flush=True)
         return rescue
     raise OSError(f"could not write {what} {path} ({reason}) nor a rescue copy ({'; '.join(errors)})")
+
+
+class RescuingSaver:
+    """`save(path, write, what)`: save_with_rescue for each output of one command; `rescued` is True once any
+    output had to go to a rescue path (a command then exits 1 after writing everything it could)."""
+
+    def __init__(self, report=None):
+        self.rescued = False
+        self._report = report
+
+    def __call__(self, path: str | os.PathLike, write, what: str = "output") -> str:
+        written = save_with_rescue(path, write, what, self._report)
+        self.rescued |= written != os.fspath(path)
+        return written

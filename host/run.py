@@ -19,7 +19,7 @@ import sys
 import numpy as np
 
 from fixedpoint import cli
-from fixedpoint.files import atomic_output, check_output, save_with_rescue
+from fixedpoint.files import RescuingSaver, atomic_output, check_output
 from fixedpoint.spec import FORMATS
 from model.plots import written_ext
 
@@ -132,13 +132,7 @@ def _run(args) -> int:
         s = osc.generate(class_id, n=args.n, seed=args.seed, trajectory=steps)
     if not args.out:
         out = f"out/{args.board.split(':')[0]}-{s.class_name}-s{args.seed}.png"
-    rescued = False
-
-    def save(path, write, what):  # a destination that fails after the work: the result goes to a rescue file
-        nonlocal rescued
-        written = save_with_rescue(path, write, what)
-        rescued |= written != path
-        return written
+    save = RescuingSaver()  # a destination that fails after the work: the result goes to a rescue file
 
     written = save(out, lambda p: pictures.save_samples(s, p, scale=args.scale), "--out")
     print(f"wrote {written} ({len(s)} image{'s' if len(s) > 1 else ''}, {args.scale}x)")
@@ -157,7 +151,7 @@ def _run(args) -> int:
     if s.overflow.any():
         print(f"warning: {int(s.overflow.sum())} sample(s) overflowed the phase word (core flag set)", file=sys.stderr)
     print(api.summarize(s.timings))
-    return int(rescued)
+    return int(save.rescued)
 
 
 if __name__ == "__main__":

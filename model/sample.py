@@ -20,7 +20,7 @@ import torch
 from tqdm import tqdm
 
 from fixedpoint import cli
-from fixedpoint.files import save_with_rescue
+from fixedpoint.files import RescuingSaver
 
 from .classes import resolve_class
 from .config import get_config
@@ -145,13 +145,7 @@ def main(argv=None) -> int:
     except (ValueError, FileNotFoundError, CheckpointError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    rescued = False
-
-    def save(path, write, what):  # a destination that fails after the work: the result goes to a rescue file
-        nonlocal rescued
-        written = save_with_rescue(path, write, what)
-        rescued |= written != path
-        return written
+    save = RescuingSaver()  # a destination that fails after the work: the result goes to a rescue file
 
     images = generate(model, class_ids, args.seed, args.batch_size)
     out = save(args.out, lambda p: save_grid(images, p, nrow=args.nrow, scale=args.scale), "--out")
@@ -177,7 +171,7 @@ def main(argv=None) -> int:
                 times, r.numpy(), p, title=f"{what}: Kuramoto order parameter, main oscillators", labels=labels,
                 n_main=cfg.n), "--order-plot")
             print(f"wrote {out}")
-    return int(rescued)
+    return int(save.rescued)
 
 
 if __name__ == "__main__":
