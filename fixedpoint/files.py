@@ -59,6 +59,33 @@ def _nearest_existing(path: str) -> str:
     return d
 
 
+#: Where the repository keeps what its own commands write (generated docs, benchmark results, figures):
+#: outputs may replace files there; every other file of the repository (README.md, LICENSE, sources,
+#: checkpoints) is never a destination.
+GENERATED_DIRS = ("out", "docs", "benchmarks/results")
+_REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _refuse_repository_file(raw: str, p: str, what: str) -> None:
+    """ValueError if `p` is an existing file of the repository outside GENERATED_DIRS that git tracks (where
+    git or the repository is absent, e.g. on the board, nothing is checked)."""
+    rel = os.path.relpath(os.path.realpath(p), os.path.realpath(_REPO))
+    if rel.startswith(os.pardir) or not os.path.isfile(p):
+        return
+    if any(rel == d or rel.startswith(d + os.sep) for d in GENERATED_DIRS):
+        return
+    import subprocess
+
+    try:
+        tracked = subprocess.run(["git", "ls-files", "--error-unmatch", "--", rel], cwd=_REPO, timeout=10,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return
+    if tracked:
+        raise ValueError(f"{what} {raw!r} is a file of the repository; refusing to overwrite it "
+                         f"(write into out/, e.g. out/{os.path.basename(raw)})")
+
+
 def check_output(path: str | os.PathLike, what: str = "output", kind: str = "file",
                  formats: tuple[str, ...] | None = None) -> str:
     """Refuse, before any long work, a destination that cannot be written; returns `path` unchanged.
@@ -86,6 +113,7 @@ def check_output(path: str | os.PathLike, what: str = "output", kind: str = "fil
                 named = f"extension {ext!r}" if ext else "no extension"
                 raise ValueError(f"{what} {raw!r} has {named}; it writes {', '.join(formats)} files only "
                                  f"(e.g. {stem + formats[0]})")
+        _refuse_repository_file(raw, p, what)
         target_dir = os.path.dirname(p)
     else:
         if os.path.lexists(p) and not os.path.isdir(p):

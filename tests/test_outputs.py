@@ -237,3 +237,19 @@ def test_help_states_the_formats_of_every_output_option(capsys):
         sweep.main(["--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert "writes docs/analog" not in text and "--out docs/analog" not in text and "default out/analog" in text
+
+
+def test_files_of_the_repository_are_never_a_destination():
+    """README.md (a tracked file outside out/, docs/, benchmarks/results/) is refused even with a matching
+    extension; the generated docs and new files are fine (generators rewrite docs/*.md)."""
+    from pathlib import Path
+
+    from fixedpoint.files import check_output
+
+    repo = Path(__file__).resolve().parent.parent
+    with pytest.raises(ValueError, match="file of the repository"):
+        check_output(repo / "README.md", "--out", "file", (".md",))
+    with pytest.raises(ValueError, match="file of the repository"):
+        check_output(repo / "fixedpoint" / "spec.py", "--out", "file", (".py",))
+    assert check_output(repo / "docs" / "resources.md", "--out", "file", (".md",)).endswith("resources.md")
+    assert check_output(repo / "out" / "new.md", "--out", "file", (".md",)).endswith("new.md")
