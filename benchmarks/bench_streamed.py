@@ -117,14 +117,16 @@ def main(argv=None) -> int:
     ap = cli.ArgumentParser(prog="python benchmarks/bench_streamed.py", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sim", default="256:1,256:3,1024:2", help="n:batch builds to simulate, or 'none'")
-    ap.add_argument("--n-cond", type=int, default=1, help="conditioning oscillators of the simulated builds")
+    ap.add_argument("--n-cond", type=cli.int_range(1, 256), default=1, help="conditioning oscillators of the simulated builds")
     ap.add_argument("--format", default="pynq-z2-n1024", help="numerics format of the simulated builds (K width)")
     ap.add_argument("--ports", type=int, default=2, choices=sorted(streamed.PLANNING_GBPS),
                     help="K read ports (HP ports); sets the planning DDR rate")
-    ap.add_argument("--steps", type=int, default=2, help="Euler steps per simulated run")
-    ap.add_argument("--samples", type=int, default=2, help="simulated runs per build")
+    ap.add_argument("--steps", type=cli.int_range(1, 1000), default=2, help="Euler steps per simulated run")
+    ap.add_argument("--samples", type=cli.int_range(1, 1000), default=2, help="simulated runs per build")
     ap.add_argument("--out", default=str(RESULTS / "streamed"), help="result path without suffix (.json and .md)")
     a = ap.parse_args(argv)
+    if Path(a.out).suffix.lower() not in ("", ".md", ".json"):
+        ap.error(f"--out {a.out!r}: give the results' path without a suffix (it writes STEM.md and STEM.json)")
     try:  # the stem names two files; both must be writable before the simulations
         for ext in (".md", ".json"):
             check_output(str(Path(a.out).with_suffix(ext)), "--out", formats=(ext,))

@@ -128,6 +128,9 @@ WRONG_EXTENSIONS = [
     ("benchmarks.bench_sampling", ["--out", "s.txt"], "--out"),
     ("benchmarks.bench_soak", ["--out", "s.png"], "--out"),
     ("benchmarks.bench_streamed", ["--out", "{file}/x"], "--out"),
+    ("benchmarks.bench_streamed", ["--sim", "none", "--out", "out/s.png"], "without a suffix"),
+    ("benchmarks.bench_streamed", ["--sim", "none", "--steps", "-3"], "--steps"),
+    ("benchmarks.bench_streamed", ["--sim", "none", "--samples", "0"], "--samples"),
     ("benchmarks.bench_training", ["--out", "t.txt"], "--out"),
     ("sim.mutate", ["--out", "m.txt"], "--out"),
 ]
