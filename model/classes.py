@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import numbers
 import os
 import re
 from dataclasses import dataclass
@@ -110,7 +111,7 @@ def resolve_class(name_or_index: str | int, dataset: str, num_classes: int | Non
     limit = len(names) if num_classes is None else num_classes
     if isinstance(name_or_index, bool):
         raise ValueError(f"class must be a name or an integer index, got {name_or_index!r}")
-    if isinstance(name_or_index, int) or (isinstance(name_or_index, str) and name_or_index.strip().isdigit()
+    if isinstance(name_or_index, numbers.Integral) or (isinstance(name_or_index, str) and name_or_index.strip().isdigit()
                                           and _norm(name_or_index) not in _aliases(dataset)):
         idx = int(name_or_index)
         if not 0 <= idx < limit:

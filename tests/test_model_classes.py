@@ -57,3 +57,13 @@ def test_pure_python_modules_do_not_import_torch():
 
     code = "import sys, model, model.config, model.classes; assert 'torch' not in sys.modules, 'torch imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_numpy_integer_class_ids_resolve_like_ints():
+    import numpy as np
+
+    assert resolve_class(np.int64(3), "cifar10") == resolve_class(3, "cifar10") == 3
+    with pytest.raises(ValueError, match="out of range"):
+        resolve_class(np.uint8(10), "cifar10")
+    with pytest.raises(ValueError, match="name or an integer index"):
+        resolve_class(np.bool_(True), "cifar10")
