@@ -47,3 +47,34 @@ async def stream_in(ctx, dut, words):
         await ctx.tick()
     ctx.set(dut.s_axis_tvalid, 0)
     ctx.set(dut.s_axis_tlast, 0)
+
+
+async def run_and_read_back(ctx, dut, steps: int, gain_shift: int, extra_regs: tuple[str, ...] = (),
+                            max_polls: int = 100000) -> dict:
+    """START a run of `steps` Euler steps (GAIN_SHIFT `gain_shift`), poll STATUS until DONE, read STEP_CYCLES and
+    `extra_regs`, then READBACK the phase words from the m_axis stream. Returns {"status", "step_cycles",
+    <each extra register name>, "words": np.uint32 array}."""
+    import numpy as np
+
+    from rtl import regs
+
+    await axil_write(ctx, dut, regs.offset("STEPS"), steps)
+    await axil_write(ctx, dut, regs.offset("GAIN_SHIFT"), gain_shift)
+    await axil_write(ctx, dut, regs.offset("CTRL"), regs.bits("CTRL", "START"))
+    for _ in range(max_polls):
+        status = await axil_read(ctx, dut, regs.offset("STATUS"))
+        if status & regs.bits("STATUS", "DONE"):
+            break
+    got = {"status": status, "step_cycles": await axil_read(ctx, dut, regs.offset("STEP_CYCLES"))}
+    for name in extra_regs:
+        got[name] = await axil_read(ctx, dut, regs.offset(name))
+    await axil_write(ctx, dut, regs.offset("CTRL"), regs.bits("CTRL", "READBACK"))
+    ctx.set(dut.m_axis_tready, 1)
+    words, last = [], False
+    while not last:
+        if ctx.get(dut.m_axis_tvalid):
+            words.append(ctx.get(dut.m_axis_tdata))
+            last = ctx.get(dut.m_axis_tlast)
+        await ctx.tick()
+    got["words"] = np.array(words, dtype=np.uint32)
+    return got

@@ -9,7 +9,7 @@ from fixedpoint.spec import HardwareParams
 from rtl import regs
 from rtl.core import OscillatorCore
 from sim.images import load_sequence, random_image
-from sim.pysim_bus import axil_read, axil_write, stream_in
+from sim.pysim_bus import axil_read, axil_write, run_and_read_back, stream_in
 
 
 @pytest.mark.parametrize("n,m,lanes,steps", [(8, 2, 4, 3), (4, 3, 4, 2)])
@@ -27,25 +27,8 @@ def test_core_pysim_matches_golden(n, m, lanes, steps):
             await axil_write(ctx, dut, regs.offset("LOAD_TARGET"), target)
             await stream_in(ctx, dut, words)
             assert await axil_read(ctx, dut, regs.offset("LOAD_COUNT")) == len(words)
-        await axil_write(ctx, dut, regs.offset("STEPS"), steps)
-        await axil_write(ctx, dut, regs.offset("GAIN_SHIFT"), image.gain_shift)
-        await axil_write(ctx, dut, regs.offset("CTRL"), regs.bits("CTRL", "START"))
-        for _ in range(100000):
-            st = await axil_read(ctx, dut, regs.offset("STATUS"))
-            if st & regs.bits("STATUS", "DONE"):
-                break
-        got["status"] = st
-        got["step_cycles"] = await axil_read(ctx, dut, regs.offset("STEP_CYCLES"))
-        await axil_write(ctx, dut, regs.offset("CTRL"), regs.bits("CTRL", "READBACK"))
-        ctx.set(dut.m_axis_tready, 1)
-        words = []
-        last = False
-        while not last:
-            if ctx.get(dut.m_axis_tvalid):
-                words.append(ctx.get(dut.m_axis_tdata))
-                last = ctx.get(dut.m_axis_tlast)
-            await ctx.tick()
-        got["phases"] = words_to_phases(np.array(words, dtype=np.uint32), params)
+        got.update(await run_and_read_back(ctx, dut, steps, image.gain_shift))
+        got["phases"] = words_to_phases(got["words"], params)
 
     sim = Simulator(dut)
     sim.add_clock(1e-8)

@@ -12,7 +12,7 @@ from fixedpoint.spec import AXI_DATA_BITS, FORMATS, HardwareParams
 from rtl import regs
 from rtl.core import OscillatorCore
 from sim.images import random_image
-from sim.pysim_bus import axil_read, axil_write, stream_in
+from sim.pysim_bus import axil_read, axil_write, run_and_read_back, stream_in
 
 K_BASE = 0x1000_0000
 PLANE_GAP = 0x10_0000
@@ -79,26 +79,8 @@ def test_streamed_core_matches_golden(n, m, lanes, batch, fmt, ports):
             assert await axil_read(ctx, dut, regs.offset("LOAD_COUNT")) == len(words)
         for q in range(ports):
             await axil_write(ctx, dut, regs.offset(f"K_ADDR{q}"), K_BASE + q * PLANE_GAP)
-        await axil_write(ctx, dut, regs.offset("STEPS"), steps)
-        await axil_write(ctx, dut, regs.offset("GAIN_SHIFT"), image.gain_shift)
-        await axil_write(ctx, dut, regs.offset("CTRL"), regs.bits("CTRL", "START"))
-        for _ in range(100000):
-            st = await axil_read(ctx, dut, regs.offset("STATUS"))
-            if st & regs.bits("STATUS", "DONE"):
-                break
-        got["status"] = st
-        got["step_cycles"] = await axil_read(ctx, dut, regs.offset("STEP_CYCLES"))
-        got["wait"] = await axil_read(ctx, dut, regs.offset("K_WAIT_CYCLES"))
-        await axil_write(ctx, dut, regs.offset("CTRL"), regs.bits("CTRL", "READBACK"))
-        ctx.set(dut.m_axis_tready, 1)
-        words = []
-        last = False
-        while not last:
-            if ctx.get(dut.m_axis_tvalid):
-                words.append(ctx.get(dut.m_axis_tdata))
-                last = ctx.get(dut.m_axis_tlast)
-            await ctx.tick()
-        got["phases"] = words_to_phases(np.array(words, dtype=np.uint32), params).reshape(batch, -1)
+        got.update(await run_and_read_back(ctx, dut, steps, image.gain_shift, ("K_WAIT_CYCLES",)))
+        got["phases"] = words_to_phases(got["words"], params).reshape(batch, -1)
 
     sim = Simulator(dut)
     sim.add_clock(1e-8)
@@ -116,6 +98,6 @@ def test_streamed_core_matches_golden(n, m, lanes, batch, fmt, ports):
         assert len(log) == steps * params.k_bursts
         assert log[: params.k_bursts] == [K_BASE + q * PLANE_GAP + 128 * k for k in range(params.k_bursts)]
     assert params.mac_cycles_per_step < got["step_cycles"]
-    assert got["wait"] < got["step_cycles"]
+    assert got["K_WAIT_CYCLES"] < got["step_cycles"]
     if batch == 1:
-        assert got["wait"] > 0  # one clock per column cannot hide a memory that stalls at random
+        assert got["K_WAIT_CYCLES"] > 0  # one clock per column cannot hide a memory that stalls at random
