@@ -529,10 +529,12 @@ def _positive(kind):
 
 def _hostport(s: str) -> tuple[str, int]:
     host, sep, port = s.rpartition(":")
-    host = host.strip("[]")
     if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
         raise argparse.ArgumentTypeError(f"{s!r} is not HOST:PORT with a port in 0..65535 (0 picks a free one)")
-    return host or "127.0.0.1", int(port)
+    bracketed = host.startswith("[") and host.endswith("]") and len(host) > 2
+    if ("[" in host or "]" in host or ":" in host) and not (bracketed and "[" not in host[1:-1] and "]" not in host[1:-1]):
+        raise argparse.ArgumentTypeError(f"{s!r}: write an IPv6 host in brackets, [::1]:7967 (other hosts without)")
+    return (host[1:-1] if bracketed else host) or "127.0.0.1", int(port)
 
 
 def parse_args(argv=None):

@@ -401,6 +401,8 @@ def _cli(args, capsys):
     (["--listen", "0.0.0.0:7967"], "without a key"),
     (["--listen", "localhost"], "HOST:PORT"),
     (["--listen", "127.0.0.1:99999"], "HOST:PORT"),
+    (["--listen", "[::1:7967"], "IPv6 host in brackets"),
+    (["--listen", "::1:7967"], "IPv6 host in brackets"),
     (["--listen", "127.0.0.1:0", "--baud", "0"], "must be a finite number > 0"),
     (["--listen", "127.0.0.1:0", "--idle-timeout", "nan"], "--idle-timeout"),
     (["--listen", "127.0.0.1:0", "--lanes", "8"], "give --n too"),
@@ -413,6 +415,13 @@ def _cli(args, capsys):
 def test_agent_cli_refuses_bad_values_in_one_line(args, needle, capsys):
     code, err = _cli(args, capsys)
     assert code == 2 and needle in err and len(err.splitlines()) == 1, err
+
+
+def test_agent_listen_address_forms():
+    from host.agent import _hostport
+
+    assert _hostport("[::1]:7967") == ("::1", 7967) and _hostport(":0") == ("127.0.0.1", 0)
+    assert _hostport("0.0.0.0:7967") == ("0.0.0.0", 7967)
 
 
 def test_agent_cli_refuses_a_group_readable_key(key_file, capsys):

@@ -15,7 +15,7 @@ from model.hardware_image import image_from_checkpoint
 from host.agent import Agent
 from host.boards import BoardDisconnected, BoardError, BoardTimeout, ImageMismatch, open_board
 from host.boards.golden import GoldenBoard
-from host.boards.remote import RemoteBoard
+from host.boards.remote import RemoteBoard, parse_url, unreachable_message
 from host.link import FdLink, SocketLink
 from host.testing import FaultyLink, agent_process, random_checkpoint
 
@@ -141,8 +141,50 @@ def test_unreachable_agent_is_a_clear_error():
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
     s.close()
-    with pytest.raises(BoardDisconnected, match="cannot reach the agent"):
+    with pytest.raises(BoardDisconnected, match="cannot reach the agent") as e:
         open_board(f"tcp://127.0.0.1:{port}")
+    msg = str(e.value)
+    assert "connection refused" in msg and f"--listen 127.0.0.1:{port}" in msg  # the check that fits
+    assert "--key" not in msg  # a loopback agent needs no key
+    assert msg.index("golden") > msg.index("host.agent")  # golden only as the offline alternative
+
+
+def test_unreachable_agent_hint_fits_the_cause():
+    refused = unreachable_message("board.lan", 7967, ConnectionRefusedError(111, "refused"), keyed=False)
+    assert "--listen 0.0.0.0:7967 --key FILE" in refused and "?key=PATH" in refused
+    unknown = unreachable_message("board.lan", 7967, socket.gaierror(-2, "Name or service not known"), keyed=True)
+    assert "cannot resolve the host name 'board.lan'" in unknown and "check the address" in unknown
+    silent = unreachable_message("10.0.0.9", 7967, TimeoutError("timed out"), keyed=True)
+    assert "firewall" in silent and "which you gave" in silent
+    for m in (refused, unknown, silent):
+        assert "--board golden" not in m and m.endswith('(board "golden")')
+
+
+@pytest.mark.parametrize("url, says", [
+    ("tcp://127.0.0.1:7967?unknown=1", "unknown option 'unknown'; a tcp:// URL takes timeout=, retries=, key="),
+    ("tcp://127.0.0.1:7967?baud=9600", "unknown option 'baud'"),
+    ("tcp://127.0.0.1:7967?timeout=1&timeout=2", "option 'timeout' is given twice"),
+    ("tcp://127.0.0.1:7967?timeout=", "option 'timeout' has no value"),
+    ("tcp://[::1", "write an IPv6 host in brackets"),
+    ("tcp://[::1]x:7967", r"tcp://\[::1\]:7967"),
+    ("tcp://::1:7967", "IPv6 host in brackets"),
+    ("tcp://127.0.0.1:99999", "port 1..65535"),
+    ("tcp://127.0.0.1", "no port"),
+    ("tcp://127.0.0.1:7967/agent", "no path '/agent'"),
+    ("tcp://127.0.0.1:7967#x", "no fragment"),
+    ("serial://dev/ttyUSB0", "three slashes"),
+    ("serial:///dev/ttyUSB0?speed=9600", "a serial:// URL takes timeout=, retries=, key=, baud="),
+])
+def test_malformed_board_urls_are_one_clear_error(url, says):
+    with pytest.raises(ValueError, match=says) as e:
+        open_board(url)
+    assert str(e.value).startswith(f"bad board URL {url!r}")
+
+
+def test_board_url_forms():
+    assert parse_url("tcp://[::1]:7967?timeout=5&key=a%20b.key") == ("tcp", ("::1", 7967),
+                                                                     {"timeout": "5", "key": "a b.key"})
+    assert parse_url("serial:///dev/ttyUSB0?baud=9600") == ("serial", "/dev/ttyUSB0", {"baud": "9600"})
 
 
 def _catch(fn):

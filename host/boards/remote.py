@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import socket
 import time
-from urllib.parse import parse_qs, urlparse
+import ipaddress
+from urllib.parse import unquote, urlsplit
 
 import numpy as np
 
 from fixedpoint.quantize import HardwareImage
 from fixedpoint.spec import HardwareParams
 
-from ..auth import KeyFileError, agent_proof, client_proof, key_from, new_nonce, verify
+from ..auth import KEY_ENV, KeyFileError, agent_proof, client_proof, key_from, new_nonce, verify
 from ..link import Channel, Link, SerialLink, SocketLink
 from ..protocol import ChecksumError, Message, MsgType, ProtocolError, image_message
 from .base import Board, BoardDisconnected, BoardError, BoardTimeout, CoreMismatch, ImageMismatch, RunResult
@@ -28,6 +29,96 @@ class AgentBusy(BoardError):
 KIND_ERRORS = {"image_mismatch": ImageMismatch, "core_mismatch": CoreMismatch, "timeout": BoardTimeout,
                "value": ValueError, "protocol": BoardError, "board": BoardError, "limit": BoardError,
                "auth": BoardError, "busy": AgentBusy}
+
+
+#: The query keys a board URL may carry, per scheme (RemoteBoard.open reads them).
+URL_KEYS = {"tcp": ("timeout", "retries", "key"), "serial": ("timeout", "retries", "key", "baud")}
+URL_FORMS = "tcp://HOST:PORT, tcp://[IPv6]:PORT or serial:///dev/DEVICE?baud=N"
+
+
+def parse_url(url: str) -> tuple[str, object, dict[str, str]]:
+    """A remote board URL -> (scheme, where, query). tcp: where = (host, port) (an IPv6 host in brackets,
+    port 1..65535); serial: where = the device path (or a pyserial URL such as loop://). query: {key: value}
+    of the keys in URL_KEYS (each at most once). Raises ValueError saying what is wrong and the accepted form."""
+    try:
+        u = urlsplit(url)
+    except ValueError as e:  # unbalanced [ ] of an IPv6 host
+        raise ValueError(f"bad board URL {url!r} ({e}): write an IPv6 host in brackets, tcp://[::1]:7967") from None
+    scheme = u.scheme.lower()
+    if scheme not in URL_KEYS:
+        raise ValueError(f"unknown remote board URL {url!r}: use {URL_FORMS}")
+    if u.fragment:
+        raise ValueError(f"bad board URL {url!r}: remove '#{u.fragment}' (a board URL has no fragment)")
+    query: dict[str, str] = {}
+    known = URL_KEYS[scheme]
+    for part in filter(None, u.query.split("&")):
+        k, sep, v = part.partition("=")
+        k, v = unquote(k), unquote(v)
+        if k not in known:
+            raise ValueError(f"bad board URL {url!r}: unknown option {k!r}; a {scheme}:// URL takes "
+                             f"{', '.join(f'{x}=' for x in known)}")
+        if not sep or not v:
+            raise ValueError(f"bad board URL {url!r}: option {k!r} has no value; write {k}=VALUE")
+        if k in query:
+            raise ValueError(f"bad board URL {url!r}: option {k!r} is given twice; give it once")
+        query[k] = v
+    if scheme == "serial":
+        dev = unquote(u.path or u.netloc)
+        if not dev or (u.netloc and u.path):
+            raise ValueError(f"bad board URL {url!r}: use serial:///dev/DEVICE?baud=N (three slashes, then the path)")
+        return scheme, dev, query
+    form = "use tcp://HOST:PORT (an IPv6 host in brackets: tcp://[::1]:7967), port 1..65535"
+    if u.path or "@" in u.netloc:
+        raise ValueError(f"bad board URL {url!r}: a tcp:// URL is only HOST:PORT and options, "
+                         f"no {'path ' + repr(u.path) if u.path else 'user@'}; {form}")
+    try:
+        host, port = u.hostname, u.port
+    except ValueError as e:  # a port that is not a number or out of range, an IPv6 host without brackets
+        raise ValueError(f"bad board URL {url!r} ({e}): {form}") from None
+    if not host or not port:
+        raise ValueError(f"bad board URL {url!r}: {'no port' if host else 'no host'}; {form}")
+    bracketed = u.netloc.startswith("[")
+    if bracketed != (":" in host) or (bracketed and not u.netloc.partition("]")[2].startswith(":")):
+        raise ValueError(f"bad board URL {url!r}: {form}")
+    return scheme, (host, port), query
+
+
+def _hostport_text(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def unreachable_message(host: str, port: int, err: OSError, keyed: bool) -> str:
+    """What a failed TCP connect says: the cause (no such host, nothing listening, no answer), the checks that
+    fit it, how the agent is started there, and the golden board only as the way to work without the board."""
+    where = _hostport_text(host, port)
+    if _is_loopback(host):
+        start = f"`python -m host.agent --board BOARD --listen {where}`"
+    else:
+        start = (f"`python -m host.agent --board BOARD --listen 0.0.0.0:{port} --key FILE` (beyond loopback the agent "
+                 f"needs a key file; this host needs the same file: ?key=PATH in the URL or ${KEY_ENV}"
+                 f"{', which you gave' if keyed else ''})")
+    if isinstance(err, socket.gaierror):
+        cause = f"cannot resolve the host name {host!r} ({err.strerror or err}): check the address in the URL"
+    elif isinstance(err, ConnectionRefusedError):
+        cause = (f"nothing listens on {where} (connection refused): check the port, and that the agent runs there, "
+                 f"started with {start}")
+    elif isinstance(err, TimeoutError):
+        cause = (f"no answer from {where} (timed out): check the address, that the machine is up and that no "
+                 f"firewall drops port {port}; the agent there is started with {start}")
+    else:
+        cause = (f"{err}: check the address and port, the network, and that the agent runs there, started with "
+                 f"{start}")
+    return (f"cannot reach the agent at {where}: {cause}. To work without the board, use the golden board "
+            "(board \"golden\")")
 
 
 class RemoteBoard(Board):
@@ -100,9 +191,9 @@ class RemoteBoard(Board):
     @classmethod
     def open(cls, url: str, timeout: float | None = None, retries: int | None = None,
              key: bytes | str | None = None) -> "RemoteBoard":
-        """`key`: bytes, or the path of a key file; default `?key=PATH` in the URL, then $OSC_AGENT_KEY."""
-        u = urlparse(url)
-        q = {k: v[-1] for k, v in parse_qs(u.query).items()}
+        """`key`: bytes, or the path of a key file; default `?key=PATH` in the URL, then $OSC_AGENT_KEY.
+        Raises ValueError for a malformed URL (parse_url), BoardDisconnected when the agent cannot be reached."""
+        scheme, where, q = parse_url(url)
         try:
             timeout = float(q.get("timeout", timeout or 60.0))
             retries = int(q.get("retries", retries if retries is not None else 3))
@@ -115,22 +206,16 @@ class RemoteBoard(Board):
             key = key if isinstance(key, bytes) else key_from(key or q.get("key"))
         except KeyFileError as e:
             raise ValueError(str(e)) from None
-        if u.scheme == "tcp":
-            try:
-                host, port = u.hostname, u.port
-            except ValueError:
-                host = port = None
-            if not host or not port:
-                raise ValueError(f"bad board URL {url!r}: use tcp://HOST:PORT")
+        if scheme == "tcp":
+            host, port = where
 
             def connect():
                 try:
                     sock = socket.create_connection((host, port), timeout=min(timeout, 10.0))
                 except OSError as e:
-                    raise BoardDisconnected(f"cannot reach the agent at {host}:{port} ({e}); start it with "
-                                            f"`python -m host.agent --board golden --listen {host}:{port}`") from None
+                    raise BoardDisconnected(unreachable_message(host, port, e, key is not None)) from None
                 sock.settimeout(None)
-                return SocketLink(sock, f"agent at {host}:{port}")
+                return SocketLink(sock, f"agent at {_hostport_text(host, port)}")
 
             for wait in (0.2, 0.5, 1.0, 2.0, None):  # a full agent frees slots within seconds
                 try:
@@ -139,13 +224,8 @@ class RemoteBoard(Board):
                     if wait is None:
                         raise
                     time.sleep(wait)
-        if u.scheme == "serial":
-            dev = u.path or u.netloc
-            if not dev:
-                raise ValueError(f"bad board URL {url!r}: use serial:///dev/ttyUSB0?baud=115200")
-            link = SerialLink.open(dev, baud)
-            return cls(link, url, timeout, retries, key)
-        raise ValueError(f"unknown remote board URL {url!r}: use tcp://HOST:PORT or serial:///dev/DEVICE?baud=N")
+        link = SerialLink.open(where, baud)
+        return cls(link, url, timeout, retries, key)
 
     def _refresh_session(self) -> None:
         """The agent ends a session after idle_s seconds of silence: start a new one before that bites."""
