@@ -11,7 +11,7 @@ import json
 import os
 from pathlib import Path
 
-from fixedpoint.files import write_atomic
+from fixedpoint.files import check_input, write_atomic
 from fixedpoint.spec import HardwareParams
 
 MANIFEST_FORMAT = "oscillator-hil-bitstream/1"
@@ -90,8 +90,7 @@ def check_bitstream(bit_path: str | os.PathLike, expected_params: HardwareParams
                     root: str | os.PathLike = REPO_ROOT) -> dict:
     """Return the manifest if `bit_path` was built from the current sources for `expected_params`; else raise."""
     bit = Path(bit_path)
-    if not bit.is_file():
-        raise FileNotFoundError(f"bitstream {bit} not found")
+    check_input(bit, "bitstream", (".bit",))
     mpath = manifest_path(bit)
     if not mpath.is_file():
         raise BitstreamMismatch(f"{bit}: no build manifest {mpath.name} beside it, so its sources are unknown; "

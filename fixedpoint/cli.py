@@ -17,7 +17,7 @@ import argparse
 import math
 import os
 
-from .files import check_output
+from .files import check_input, check_output
 
 #: Largest seed: numpy's legacy seeding and most samplers take 32-bit seeds.
 MAX_SEED = 2**32 - 1
@@ -133,9 +133,10 @@ def output_dir(text: str) -> str:
 
 def existing_file(text: str) -> str:
     """argparse type: a readable regular file."""
-    if not os.path.isfile(text):
-        raise argparse.ArgumentTypeError(f"{text!r} is not an existing file" if not os.path.isdir(text)
-                                         else f"{text!r} is a directory, expected a file")
+    try:
+        check_input(text, "path")
+    except FileNotFoundError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
     if not os.access(text, os.R_OK):
         raise argparse.ArgumentTypeError(f"{text!r} is not readable")
     return text

@@ -132,6 +132,33 @@ def check_output(path: str | os.PathLike, what: str = "output", kind: str = "fil
     return raw
 
 
+class DirectoryGivenError(IsADirectoryError, FileNotFoundError):
+    """An input that must be a file names a directory. A FileNotFoundError too, so that every caller that
+    reports a missing input (one line, exit 2) reports this one the same way, with its own message."""
+
+
+def check_input(path: str | os.PathLike, what: str = "input", formats: tuple[str, ...] | None = None,
+                hint: str = "", shown: str | None = None) -> str:
+    """Refuse an input file that is missing or a directory, before any work; returns `path` as a str.
+
+    Raises FileNotFoundError "WHAT 'p' does not exist" (+ `hint`, e.g. how to get one), or DirectoryGivenError
+    "WHAT 'p' is a directory; give the file inside it", naming up to three files in it with one of `formats`
+    (lower-case extensions with the dot) as examples. `shown`: the path as the message writes it (default `path`).
+    """
+    raw = os.fspath(path)
+    name = raw if shown is None else shown
+    if os.path.isdir(raw):
+        found = sorted(f for f in os.listdir(raw) if not f.startswith(".") and os.path.isfile(os.path.join(raw, f))
+                       and (not formats or os.path.splitext(f)[1].lower() in formats))
+        kind = f"a {'/'.join(formats)} file" if formats else "a file"
+        inside = (f": {', '.join(os.path.join(name, f) for f in found[:3])}{', ...' if len(found) > 3 else ''}"
+                  if found else f" (there is none in it)")
+        raise DirectoryGivenError(f"{what} {name!r} is a directory, not a file; give {kind}{inside}")
+    if not os.path.isfile(raw):
+        raise FileNotFoundError(f"{what} {name!r} does not exist" + (f"; {hint}" if hint else ""))
+    return raw
+
+
 def _rescue_path(path: str) -> list[str]:
     """Candidate places for a result whose destination failed: the temp dir, then the home directory."""
     name = os.path.basename(os.path.normpath(path)) or "output"

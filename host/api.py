@@ -28,7 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from fixedpoint.cli import MAX_SEED
+from fixedpoint.cli import MAX_SEED, SAFETENSORS_FORMATS
+from fixedpoint.files import check_input
 from fixedpoint.golden import initial_phases
 from fixedpoint.readout import phase_features, phases_to_radians
 from fixedpoint.spec import FORMATS, HardwareParams, default_build
@@ -313,15 +314,14 @@ def open(board: str | Board = "sim", checkpoint: str | Path | None = None, *, fm
 
 def checkpoint_config(checkpoint: str | Path | None = None):
     """(path, ModelConfig) of a checkpoint (default: DEFAULT_CHECKPOINT), read without torch.
-    Raises FileNotFoundError saying how to get one, CheckpointError (a ValueError) for a malformed file."""
+    Raises FileNotFoundError saying how to get one (fixedpoint.files.DirectoryGivenError, a FileNotFoundError,
+    for a directory, naming the checkpoints in it), CheckpointError (a ValueError) for a malformed file."""
     from model.checkpoint import load_config_and_tensors
 
     path = Path(checkpoint) if checkpoint is not None else DEFAULT_CHECKPOINT
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"checkpoint {_show(path)!r} not found. Train one (python -m model.train, see docs/model.md), "
-            "import an Un-0 release (python -m model.checkpoint import-un0 un0.pt OUT.safetensors), "
-            "or pass another path")
+    check_input(path, "checkpoint", SAFETENSORS_FORMATS,
+                hint="train one (python -m model.train, see docs/model.md), import an Un-0 release "
+                     "(python -m model.checkpoint import-un0 un0.pt OUT.safetensors), or pass another path", shown=_show(path))
     return path, load_config_and_tensors(str(path))[0]
 
 

@@ -56,10 +56,12 @@ def load_key(path: str) -> bytes:
                            f"`python -m host.agent --make-key {path}`") from None
     except OSError as e:
         raise KeyFileError(f"cannot open key file {path}: {e.strerror} (it must be a regular file, not a link)") from None
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):  # before fdopen, which refuses a directory with a bare IsADirectoryError
+        os.close(fd)
+        raise KeyFileError(f"key file {path} is {'a directory' if stat.S_ISDIR(st.st_mode) else 'not a regular file'}"
+                           f"; give the key file itself (make one with `python -m host.agent --make-key PATH`)")
     with os.fdopen(fd, "rb") as f:
-        st = os.fstat(f.fileno())
-        if not stat.S_ISREG(st.st_mode):
-            raise KeyFileError(f"key file {path} is not a regular file")
         if st.st_mode & 0o077:
             raise KeyFileError(f"key file {path} is accessible by group or others (mode {stat.S_IMODE(st.st_mode):04o}): "
                                f"run `chmod 600 {path}`")

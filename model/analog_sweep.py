@@ -32,7 +32,7 @@ import time
 import numpy as np
 import torch
 
-from fixedpoint.files import atomic_output, write_atomic
+from fixedpoint.files import atomic_output, check_input, write_atomic
 from fixedpoint.golden import initial_phases
 from fixedpoint.readout import phases_to_radians
 from fixedpoint.spec import FORMATS
@@ -530,11 +530,13 @@ def main(argv=None) -> int:
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     if not set(models) <= {"cifar10", "imagenet"}:
         ap.error("--models takes cifar10 and/or imagenet")
-    if "cifar10" in models and not os.path.exists(args.checkpoint):
-        ap.error(f"checkpoint {args.checkpoint} not found")
-    for d in args.digits:
-        if not os.path.exists(d):
-            ap.error(f"digits checkpoint {d} not found")
+    try:
+        if "cifar10" in models:
+            check_input(args.checkpoint, "--checkpoint", cli.SAFETENSORS_FORMATS)
+        for d in args.digits:
+            check_input(d, "--digits checkpoint", cli.SAFETENSORS_FORMATS)
+    except FileNotFoundError as e:
+        ap.error(str(e))
     if args.threads:
         torch.set_num_threads(args.threads)
     progress = not args.no_progress

@@ -21,7 +21,8 @@ import warnings
 import numpy as np
 
 from .config import CONFIGS, ModelConfig, state_dict_shapes
-from fixedpoint.files import atomic_output
+from fixedpoint.cli import SAFETENSORS_FORMATS, TORCH_FORMATS
+from fixedpoint.files import atomic_output, check_input
 from fixedpoint.quantize import require_finite
 
 FORMAT = "oscillator-hil-checkpoint/1"
@@ -110,8 +111,7 @@ def read_metadata(path: str) -> dict[str, str]:
     """The raw string metadata of one of our checkpoints (no tensors are read)."""
     from safetensors import safe_open
 
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"checkpoint {path!r} does not exist")
+    check_input(path, "checkpoint", SAFETENSORS_FORMATS)
     try:
         with safe_open(path, framework="numpy") as f:
             return dict(f.metadata() or {})
@@ -225,8 +225,7 @@ def _torch_load_safe(path: str):
 
     import torch
 
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"Un-0 checkpoint {path!r} does not exist")
+    check_input(path, "Un-0 checkpoint", TORCH_FORMATS)
     with open(path, "rb") as f:
         head = f.read(4)
     # torch.save writes a zip archive (PK\x03\x04) or, in its legacy format, a pickle (protocol >= 2: 0x80 first)

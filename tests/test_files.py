@@ -28,3 +28,17 @@ def test_failed_write_leaves_the_old_file_and_no_temp(tmp_path):
             raise RuntimeError("writer died")
     assert p.read_bytes() == b"old"
     assert [x.name for x in tmp_path.iterdir()] == ["out.bin"]
+
+
+def test_check_input_tells_a_directory_from_a_missing_file(tmp_path):
+    from fixedpoint.files import DirectoryGivenError, check_input
+
+    (tmp_path / "a.safetensors").write_bytes(b"x")
+    (tmp_path / "notes.md").write_text("x")
+    with pytest.raises(DirectoryGivenError, match=r"is a directory, not a file; give a \.safetensors file: "
+                       rf"{tmp_path}/a\.safetensors$"):
+        check_input(tmp_path, "checkpoint", (".safetensors",))
+    with pytest.raises(FileNotFoundError, match="'x' does not exist; make one") as e:
+        check_input(tmp_path / "none", "checkpoint", hint="make one", shown="x")
+    assert not isinstance(e.value, IsADirectoryError)
+    assert check_input(tmp_path / "notes.md") == str(tmp_path / "notes.md")

@@ -410,6 +410,7 @@ def _cli(args, capsys):
     (["--listen", "127.0.0.1:0", "--bitfile", "x.bit"], "--bitfile is for --board pynq-z2"),
     (["--listen", "127.0.0.1:0", "--memory-mib", "4"], "at least 16"),
     (["--listen", "127.0.0.1:0", "--key", "/nonexistent/agent.key"], "--make-key"),
+    (["--listen", "127.0.0.1:0", "--key", "/"], "is a directory; give the key file itself"),
     (["--board", "golden"], "one of --listen"),
 ])
 def test_agent_cli_refuses_bad_values_in_one_line(args, needle, capsys):

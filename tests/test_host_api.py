@@ -65,6 +65,27 @@ def test_api_bad_input_is_one_clear_error(ckpt, tmp_path):
                 osc.generate("cat", **bad)
 
 
+def test_a_directory_given_as_checkpoint_or_bitstream_says_so(ckpt, tmp_path, capsys):
+    """A directory where a file belongs is not "not found": the error says it is a directory and names the
+    files of the expected kind inside it (API, host.run's one line, the pynq-z2 bitfile, the agent key)."""
+    from fixedpoint.files import DirectoryGivenError
+    from host import run
+    from host.auth import KeyFileError, load_key
+    from host.boards import open_board
+
+    d = Path(ckpt).parent
+    with pytest.raises(DirectoryGivenError, match=f"checkpoint '{d}' is a directory, not a file; give a "
+                       rf"\.safetensors file: {d}/n64\.safetensors"):
+        host.open("golden", d)
+    assert run.main(["--board", "golden", "--checkpoint", str(d), "--class", "cat"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "is a directory" in err and "n64.safetensors" in err
+    with pytest.raises(FileNotFoundError, match=r"bitstream .* is a directory.*\.bit file \(there is none in it\)"):
+        open_board("pynq-z2", bitfile=str(tmp_path))
+    with pytest.raises(KeyFileError, match="is a directory; give the key file itself"):
+        load_key(str(tmp_path))
+
+
 def test_api_same_call_on_a_remote_board(ckpt):
     """The same generate() on golden and on a golden board behind `python -m host.agent` (tcp): same numbers."""
     with host.open("golden", ckpt, progress=False) as local:

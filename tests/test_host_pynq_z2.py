@@ -41,7 +41,7 @@ def test_refuses_a_bitstream_from_other_sources(tmp_path):
 
 
 def test_refuses_a_missing_bitstream(tmp_path):
-    with pytest.raises(FileNotFoundError, match="not found"):
+    with pytest.raises(FileNotFoundError, match="does not exist; give the .bit with its .hwh"):
         PynqZ2Board(str(tmp_path / "nope.bit"))
 
 

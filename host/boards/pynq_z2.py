@@ -8,12 +8,12 @@ below the overlay is therefore exercised in CI through the simulated core; only 
 """
 from __future__ import annotations
 
-import os
 import time
 
 import numpy as np
 
 from bitstreams.board_config import CONFIGS as BOARDS
+from fixedpoint.files import check_input
 from fixedpoint.quantize import HardwareImage
 from fixedpoint.spec import HardwareParams
 
@@ -83,8 +83,7 @@ class PynqZ2Board(OverlayBoard):
         """
         if not bitfile:
             raise ValueError("the pynq-z2 board needs --bitfile PATH.bit (with PATH.hwh beside it)")
-        if not os.path.exists(bitfile):
-            raise FileNotFoundError(f"bitstream {bitfile!r} not found (a .bit with its .hwh beside it)")
+        check_input(bitfile, "bitstream", (".bit",), hint="give the .bit with its .hwh and manifest beside it")
         board = BOARDS["pynq-z2"]
         expected = expected or board.params
         if model is not None:
