@@ -126,7 +126,7 @@ def test_cli_unknown_class_lists_the_checkpoints_classes(ckpt, tmp_path, capsys)
 def test_cli_missing_checkpoint_says_how_to_get_one(tmp_path, capsys):
     assert main(["--board", "golden", "--class", "cat", "--checkpoint", str(tmp_path / "none.safetensors")]) == 2
     err = capsys.readouterr().err
-    assert "not found" in err and "import-un0" in err
+    assert "does not exist" in err and "import-un0" in err
 
 
 def test_cli_dead_board_leaves_no_output(ckpt, tmp_path, capsys):
