@@ -131,7 +131,8 @@ def main(argv=None) -> int:
     ap.add_argument("--power-model", action="store_true", help="also report the resource-based power estimate")
     ap.add_argument("--resources", type=cli.existing_file,
                     help="resources.json or build manifest for the power model (default: analytic)")
-    ap.add_argument("--out", type=cli.output_dir, help="output dir (default runs/measure/<board>)")
+    ap.add_argument("--out", type=cli.output_dir, help="output directory for measure.json and measure.md "
+                    "(default runs/measure/<board>)")
     ap.add_argument("--no-bitstream-check", action="store_true",
                     help="skip bitstreams.manifest.check_bitstream (a .bit without a matching build manifest)")
     ap.add_argument("--seed", type=cli.seed, default=0,

@@ -123,8 +123,23 @@ def formats_text(formats: tuple[str, ...]) -> str:
     return "/".join(formats)
 
 
+#: Extensions that name a file, never a directory: every output format above, and text tables.
+FILE_EXTENSIONS = tuple(dict.fromkeys(IMAGE_FORMATS + GIF_FORMATS + FIGURE_FORMATS + NPZ_FORMATS + MARKDOWN_FORMATS
+                                      + JSON_FORMATS + JSONL_FORMATS + SAFETENSORS_FORMATS + TORCH_FORMATS
+                                      + (".txt", ".csv")))
+
+
 def output_dir(text: str) -> str:
-    """argparse type: a directory that exists and is writable, or can be created."""
+    """argparse type: a directory that exists and is writable, or can be created.
+
+    A command's --out is a file (output_file, with the extensions its writer writes) when it writes one file,
+    a directory (this type) when it writes several; a new directory named like a file (`x.png`, FILE_EXTENSIONS)
+    is refused rather than created, so that asking for a file never leaves a directory of that name."""
+    ext = os.path.splitext(os.path.normpath(text))[1].lower() if text else ""
+    if ext in FILE_EXTENSIONS and not os.path.isdir(text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} names a {ext} file, but this option is the directory the command writes its files into; "
+            f"give a directory (e.g. {os.path.splitext(os.path.normpath(text))[0]})")
     try:
         return check_output(text, "directory", "dir")
     except ValueError as e:
