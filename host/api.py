@@ -16,7 +16,7 @@ over this module; host.pictures draws what it returns.
 
 Errors: FileNotFoundError (checkpoint), ValueError (class, n, seed, board name or build; n and seed are checked
 by check_generate_args, the limits `python -m host.run` uses too), TypeError (a board that is not a name, URL or
-Board), and host.boards.BoardError and its subclasses (BoardTimeout, BoardDisconnected, ImageMismatch,
+Board, an argument of the wrong type: trajectory="yes", lanes="8", ...; flags are checked by check_flag), and host.boards.BoardError and its subclasses (BoardTimeout, BoardDisconnected, ImageMismatch,
 CoreMismatch) for everything the board reports and for generate() on a closed session.
 """
 from __future__ import annotations
@@ -54,6 +54,35 @@ def check_generate_args(n, seed) -> tuple[int, int]:
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= MAX_SEED:
         raise ValueError(f"seed must be an integer between 0 and {MAX_SEED} (2**32 - 1), got {seed!r}")
     return int(n), int(seed)
+
+
+def check_flag(name: str, value, optional: bool = False) -> bool | None:
+    """`value` as a bool after checking it is one (True/False or a numpy bool; None too when `optional`), so
+    that trajectory="no" or progress=0 is a TypeError naming the argument instead of a silent truth value."""
+    if value is None and optional:
+        return None
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False{' (or None)' if optional else ''}, got {value!r}")
+    return bool(value)
+
+
+def _check_open_args(checkpoint, fmt, lanes, simulator, bitfile, timeout, decoder, build_dir, progress) -> None:
+    """The types (TypeError) and cheap values (ValueError) of open()'s arguments, before any work."""
+    from .imageio import check_decoder
+
+    check_flag("progress", progress)
+    for name, v in (("checkpoint", checkpoint), ("bitfile", bitfile), ("build_dir", build_dir)):
+        if v is not None and not isinstance(v, (str, Path)):
+            raise TypeError(f"{name} must be a path (str or pathlib.Path) or None, got {v!r}")
+    for name, v in (("fmt", fmt), ("simulator", simulator)):
+        if v is not None and not isinstance(v, str):
+            raise TypeError(f"{name} must be a str{' or None' if name == 'fmt' else ''}, got {v!r}")
+    if lanes is not None and (isinstance(lanes, (bool, np.bool_)) or not isinstance(lanes, (int, np.integer))):
+        raise TypeError(f"lanes must be an int or None, got {lanes!r}")
+    if timeout is not None and (isinstance(timeout, (bool, np.bool_)) or not isinstance(timeout, (int, float, np.number))
+                                or not 0 < timeout < 1e6):
+        raise ValueError(f"timeout must be a number of seconds in (0, 1e6) or None, got {timeout!r}")
+    check_decoder(decoder)
 
 
 def board_params(config, fmt: str | None = None, lanes: int | None = None) -> HardwareParams:
@@ -156,8 +185,10 @@ class Session:
         from model.classes import class_names
         from model.hardware_image import image_from_checkpoint
 
-        from .imageio import Decoder
+        from .imageio import Decoder, check_decoder
 
+        progress = check_flag("progress", progress)
+        check_decoder(decoder)
         self._closed = False
         self.board = board
         self.checkpoint = str(checkpoint)
@@ -222,6 +253,8 @@ class Session:
         """
         if self._closed:
             raise BoardError(f"this session on board {self.name} is closed: open a new one with host.open(...)")
+        trajectory = check_flag("trajectory", trajectory)
+        progress = check_flag("progress", progress, optional=True)
         class_id = self.class_id(cls)
         n, seed = check_generate_args(n, seed)
         p = self.params
@@ -290,6 +323,7 @@ def open(board: str | Board = "sim", checkpoint: str | Path | None = None, *, fm
     if not isinstance(board, (str, Board)):
         raise TypeError(f"board must be a board name ({', '.join(BOARDS)}), a URL (tcp://HOST:PORT, "
                         f"serial:///dev/DEVICE?baud=N) or a host.boards.Board, got {board!r}")
+    _check_open_args(checkpoint, fmt, lanes, simulator, bitfile, timeout, decoder, build_dir, progress)
     path, config = checkpoint_config(checkpoint)
     params = None
     t0 = time.perf_counter()

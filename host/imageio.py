@@ -9,10 +9,23 @@ import numpy as np
 from fixedpoint.files import write_atomic  # noqa: F401  (re-exported: host code writes through it)
 
 
+#: The decoder implementations a caller may ask for: auto (torch when importable, else numpy), torch, numpy.
+DECODERS = ("auto", "torch", "numpy")
+
+
+def check_decoder(prefer) -> str:
+    """`prefer` if it is one of DECODERS, else ValueError naming them."""
+    if not isinstance(prefer, str) or prefer not in DECODERS:
+        raise ValueError(f"decoder must be one of {', '.join(map(repr, DECODERS))}, got {prefer!r}")
+    return prefer
+
+
 class Decoder:
-    """Phase features -> images in [-1, 1], (B, 3, H, W). `kind` says which implementation runs."""
+    """Phase features -> images in [-1, 1], (B, 3, H, W). `kind` says which implementation runs.
+    `prefer`: one of DECODERS (ValueError otherwise)."""
 
     def __init__(self, checkpoint: str, prefer: str = "auto"):
+        check_decoder(prefer)
         self.kind = None
         if prefer in ("auto", "torch"):
             try:

@@ -24,6 +24,7 @@ from fixedpoint.spec import FORMATS
 from model.plots import written_ext
 
 from .api import MAX_SAMPLES, summarize  # noqa: F401  (the timing table; kept importable from here)
+from .imageio import DECODERS
 
 
 def save_phases(samples, path: str) -> str:
@@ -73,7 +74,7 @@ def build_parser() -> cli.ArgumentParser:
                     help="golden/sim core: numerics format (default: the board build, pynq-z2-n1024 for n1024)")
     ap.add_argument("--bitfile", default=None, help="pynq-z2 board: the overlay .bit (with .hwh and manifest)")
     ap.add_argument("--timeout", type=cli.positive_float, default=None, help="remote boards: seconds per request")
-    ap.add_argument("--decoder", default="auto", choices=["auto", "torch", "numpy"],
+    ap.add_argument("--decoder", default="auto", choices=DECODERS,
                     help="decoder implementation (auto: torch when installed, else numpy)")
     ap.add_argument("--analog", action="append", default=[], metavar="NAME=VALUE",
                     help="analog board: one non-ideality of model.analog.AnalogParams, e.g. freq_mismatch=0.001 "

@@ -86,6 +86,29 @@ def test_a_directory_given_as_checkpoint_or_bitstream_says_so(ckpt, tmp_path, ca
         load_key(str(tmp_path))
 
 
+def test_api_arguments_of_the_wrong_type_are_refused(ckpt):
+    """trajectory="yes" (truthy) or progress=0 is a TypeError naming the argument, not a silent truth value; so
+    are a lanes that is no int, a timeout that is no number and an unknown decoder, before any board opens."""
+    for kw, err, says in [({"progress": "no"}, TypeError, "progress must be True or False"),
+                          ({"lanes": "8"}, TypeError, "lanes must be an int"),
+                          ({"lanes": 8.0}, TypeError, "lanes must be an int"),
+                          ({"timeout": "5"}, ValueError, "timeout must be a number"),
+                          ({"decoder": "bogus"}, ValueError, "decoder must be one of 'auto', 'torch', 'numpy'"),
+                          ({"bitfile": 3}, TypeError, "bitfile must be a path"),
+                          ({"fmt": 3}, TypeError, "fmt must be a str")]:
+        with pytest.raises(err, match=says):
+            host.open("golden", ckpt, **kw)
+    with host.open("golden", ckpt, progress=np.bool_(False)) as osc:
+        for kw, says in [({"trajectory": "yes"}, "trajectory must be True or False"),
+                         ({"trajectory": 1}, "trajectory must be True or False"),
+                         ({"progress": "no"}, r"progress must be True or False \(or None\)")]:
+            with pytest.raises(TypeError, match=says):
+                osc.generate("cat", **kw)
+        assert osc.generate("cat", trajectory=np.bool_(True), progress=None).trajectory is not None
+    with pytest.raises(TypeError, match="progress must be True or False"):
+        Session(GoldenBoard(), ckpt, progress="yes")
+
+
 def test_api_same_call_on_a_remote_board(ckpt):
     """The same generate() on golden and on a golden board behind `python -m host.agent` (tcp): same numbers."""
     with host.open("golden", ckpt, progress=False) as local:
