@@ -176,6 +176,8 @@ def parse_overrides(items: list[str]) -> dict[str, float]:
         if "=" not in it:
             raise ValueError(f"--set expects name=value, got {it!r}")
         k, v = it.split("=", 1)
+        if k.strip() in out:
+            raise ValueError(f"--set {k.strip()} is given twice; give each parameter once")
         try:
             out[k.strip()] = float(v)
         except ValueError:

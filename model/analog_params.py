@@ -112,7 +112,8 @@ class AnalogParams:
 
     @classmethod
     def from_assignments(cls, items, base: "AnalogParams | None" = None) -> "AnalogParams":
-        """Parse ``["name=value", ...]`` (the CLI's ``--analog``); one clear error for a bad name or value."""
+        """Parse ``["name=value", ...]`` (the CLI's ``--analog``); one clear error for a bad name or value, or for
+        a name given twice (adc-bits and adc_bits are one name): the last would silently win."""
         types = {f.name: f.type for f in dataclasses.fields(cls)}
         changes = {}
         for item in items:
@@ -120,11 +121,14 @@ class AnalogParams:
             name = name.strip().replace("-", "_")
             if not sep or name not in types:
                 raise ValueError(f"bad analog setting {item!r}: use NAME=VALUE with NAME one of {sorted(types)}")
+            if name in changes:
+                raise ValueError(f"analog setting {name} is given twice (--analog {name}=...); give each setting once")
             raw = raw.strip()
             try:
                 changes[name] = int(raw) if types[name] == "int" else float(raw) if types[name] == "float" else raw
             except ValueError:
-                raise ValueError(f"bad analog setting {item!r}: {name} needs a {types[name]}") from None
+                kind = {"int": "an integer", "float": "a number"}.get(types[name], f"a {types[name]}")
+                raise ValueError(f"bad analog setting {item!r}: {name} needs {kind}") from None
         return (base or cls()).replace(**changes)
 
 

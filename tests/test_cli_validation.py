@@ -81,6 +81,7 @@ CASES = [
     ("model.numerics_sweep", ["--out", "{dir}/sweep.md"], "give a directory (e.g."),
     ("bitstreams.roadmap", ["--no-measure", "--cpu-json", "{missing}"], "--no-measure"),
     ("bitstreams.roadmap", ["--no-measure", "--gpu-json", "{missing}"], "--gpu-json"),
+    ("bitstreams.roadmap", ["--no-measure", "--set", "gpu_mfu=0.3", "--set", "gpu_mfu=0.4"], "--set gpu_mfu is given twice"),
     ("benchmarks.bench_boards", ["--sizes", "0"], "--sizes"),
     ("benchmarks.bench_boards", ["--boards", "xyz"], "--boards"),
     ("benchmarks.bench_cycles", ["--n", "64", "--lanes", "7"], "multiple of lanes"),

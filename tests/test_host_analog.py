@@ -82,7 +82,9 @@ def test_cli_analog_board(ckpt, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("argv,msg", [(["--board", "golden", "--analog", "adc_bits=4"], "need --board analog"),
-                                      (["--board", "analog", "--analog", "bogus=1"], "bad analog setting")])
+                                      (["--board", "analog", "--analog", "bogus=1"], "bad analog setting"),
+                                      (["--board", "analog", "--analog", "adc_bits=4", "--analog", "adc-bits=6"],
+                                       "analog setting adc_bits is given twice (--analog adc_bits=...)")])
 def test_cli_analog_errors_exit_2(ckpt, argv, msg, capsys):
     with pytest.raises(SystemExit) as e:
         main(argv + ["--class", "cat", "--checkpoint", ckpt])

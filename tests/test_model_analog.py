@@ -234,7 +234,8 @@ def test_run_length_scales_time(one_torch_thread):
     assert torch.allclose(out - x0, 1.1 * omega[None], atol=1e-6)
 
 
-@pytest.mark.parametrize("items,msg", [(["foo=1"], "NAME one of"), (["adc_bits=x"], "needs a int"),
+@pytest.mark.parametrize("items,msg", [(["foo=1"], "NAME one of"), (["adc_bits=x"], "adc_bits needs an integer"),
+                                       (["freq_mismatch=1e-3", "freq-mismatch=2e-3"], "freq_mismatch is given twice"),
                                        (["waveform=saw"], "waveform must be"), (["freq_mismatch=-1"], ">= 0"),
                                        (["coupling_bits=1"], "out of range"), (["noequals"], "NAME=VALUE")])
 def test_bad_parameters_are_one_clear_error(items, msg):
