@@ -297,7 +297,7 @@ def markdown(r: dict) -> str:
     cycles = "—" if s["compute_cycles"] is None else f"{s['compute_cycles']:.0f}"
     lines = [f"# Measurement: board `{r['board']}`", "",
              f"n={p['n']}, n_cond={p['n_cond']}, lanes={p['lanes']}, coupling {p['spec']['coupling_bits']}-bit; "
-             f"{r['images']} images (median, after one warm-up); clock {r['clock_hz'] / 1e6:g} MHz.", "",
+             f"{cli.counted(r['images'], 'image')} (median, after one warm-up); clock {r['clock_hz'] / 1e6:g} MHz.", "",
              "| phase | median per image |", "|---|---|",
              f"| transfer (request loads{'' if s.get('readback_s') is not None else ' + readback'}, host wall) | "
              f"{_fmt(s['transfer_s'])} |",

@@ -118,6 +118,16 @@ def output_file(formats: tuple[str, ...]):
     return _named(parse, "output file")
 
 
+def counted(n, noun: str, plural: str | None = None) -> str:
+    """"1 image", "2 images", "0 images" (`plural` for irregular nouns: counted(n, "try", "tries"))."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"
+
+
+def article(word: str) -> str:
+    """"a cifar10 model" / "an imagenet64 model": the indefinite article for `word` (by its first letter)."""
+    return f"{'an' if str(word)[:1].lower() in 'aeiou' else 'a'} {word}"
+
+
 def formats_text(formats: tuple[str, ...]) -> str:
     """The formats for a help text: ".png/.jpg/..."."""
     return "/".join(formats)

@@ -25,6 +25,8 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
+from fixedpoint.cli import counted
+
 from .auth import KEY_ENV, KeyFileError, agent_proof, load_key, make_key, new_nonce, verify
 from .boards.base import Board, BoardDisconnected, BoardTimeout, CoreMismatch, ImageMismatch
 from .link import CHUNK, FdLink, Link, SerialLink, SocketLink
@@ -267,8 +269,9 @@ class Agent:
                     self.log(f"client {name} accepted in place of a connection that had not authenticated")
                 elif len(threads) >= self.limits.max_clients or (once and served):
                     self._count("refused_clients")
-                    self.log(f"client {name} refused: {len(threads)} clients connected (limit {self.limits.max_clients})")
-                    _refuse(conn, f"the agent is serving {len(threads)} clients (its limit); try again later")
+                    self.log(f"client {name} refused: {counted(len(threads), 'client')} connected "
+                             f"(limit {self.limits.max_clients})")
+                    _refuse(conn, f"the agent is serving {counted(len(threads), 'client')} (its limit); try again later")
                     continue
                 served += 1
                 th = threading.Thread(target=self._serve_conn, args=(conn, name), daemon=True, name=f"agent {name}")

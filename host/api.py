@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fixedpoint.cli import MAX_SEED, SAFETENSORS_FORMATS
+from fixedpoint.cli import MAX_SEED, SAFETENSORS_FORMATS, article, counted
 from fixedpoint.files import check_input
 from fixedpoint.golden import initial_phases
 from fixedpoint.readout import phase_features, phases_to_radians
@@ -239,7 +239,7 @@ class Session:
         try:
             return resolve_class(cls, self.config.dataset, self.config.num_classes)
         except ValueError as e:
-            raise ValueError(f"{e} [checkpoint {_show(self.checkpoint)} is a {self.config.dataset} model]") from None
+            raise ValueError(f"{e} [checkpoint {_show(self.checkpoint)} is {article(self.config.dataset)} model]") from None
 
     # ---- generation ------------------------------------------------------------------------------------
     def generate(self, cls: str | int, n: int = 1, seed: int = 0, trajectory: bool = False,
@@ -368,7 +368,7 @@ def summarize(timings: dict) -> str:
     n = max((len(v) for v in timings.values()), default=0)
     parts = [f"  {label:<16}" + fmt.format(statistics.median(timings[k].tolist()))
              for k, label, fmt in rows if k in timings and len(timings[k])]
-    return "\n".join([f"timing (median of {n} sample{'s' if n != 1 else ''}):"] + parts)
+    return "\n".join([f"timing (median of {counted(n, 'sample')}):"] + parts)
 
 
 def _tqdm(it, **kw):

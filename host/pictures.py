@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from fixedpoint.cli import GIF_FORMATS
+from fixedpoint.cli import GIF_FORMATS, counted
 from fixedpoint.files import atomic_output
 from model.plots import labeled_tiles
 from model.plots import order_figure as plot_order
@@ -141,7 +141,7 @@ def timing_figure(s, title: str = ""):
     ax.set_xlabel("seconds per image (median)")
     cyc = med.get("compute_cycles")
     extra = f", {cyc:.0f} core cycles" if cyc else ""
-    ax.set_title(title or f"timing split · board {s.board} · {len(s)} image{'s' if len(s) != 1 else ''}{extra}",
+    ax.set_title(title or f"timing split · board {s.board} · {counted(len(s), 'image')}{extra}",
                  fontsize=9)
     fig.tight_layout()
     return fig

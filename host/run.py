@@ -123,7 +123,7 @@ def _run(args) -> int:
     try:  # before opening the board: a typo costs no simulator build
         resolve_class(args.cls, cfg.dataset, cfg.num_classes)
     except ValueError as e:
-        raise ValueError(f"{e} [checkpoint {api._show(path)} is a {cfg.dataset} model]") from None
+        raise ValueError(f"{e} [checkpoint {api._show(path)} is {cli.article(cfg.dataset)} model]") from None
     steps = bool(args.strip or args.gif or args.order_plot)
     out = args.out or check_output(f"out/{args.board.split(':')[0]}-{cfg.name}-s{args.seed}.png", "--out (default)")
     with api.open(args.board, path, fmt=args.format, lanes=args.lanes, simulator=args.simulator,
@@ -136,7 +136,7 @@ def _run(args) -> int:
     save = RescuingSaver()  # a destination that fails after the work: the result goes to a rescue file
 
     written = save(out, lambda p: pictures.save_samples(s, p, scale=args.scale), "--out")
-    print(f"wrote {written} ({len(s)} image{'s' if len(s) > 1 else ''}, {args.scale}x)")
+    print(f"wrote {written} ({cli.counted(len(s), 'image')}, {args.scale}x)")
     if args.strip:
         written = save(args.strip, lambda p: pictures.save_strip(s, p, scale=args.scale), "--strip")
         print(f"wrote {written} (phases after steps 0..{s.trajectory.shape[1] - 1}, one row per sample)")
@@ -150,7 +150,8 @@ def _run(args) -> int:
         written = save(args.phases, lambda p: save_phases(s, p), "--phases")
         print(f"wrote {written}")
     if s.overflow.any():
-        print(f"warning: {int(s.overflow.sum())} sample(s) overflowed the phase word (core flag set)", file=sys.stderr)
+        print(f"warning: {cli.counted(int(s.overflow.sum()), 'sample')} overflowed the phase word (core flag set)",
+              file=sys.stderr)
     print(api.summarize(s.timings))
     return int(save.rescued)
 

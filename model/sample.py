@@ -149,7 +149,7 @@ def main(argv=None) -> int:
 
     images = generate(model, class_ids, args.seed, args.batch_size)
     out = save(args.out, lambda p: save_grid(images, p, nrow=args.nrow, scale=args.scale), "--out")
-    print(f"wrote {out} ({args.n} images, {model.cfg.name}, seed {args.seed})")
+    print(f"wrote {out} ({cli.counted(args.n, 'image')}, {model.cfg.name}, seed {args.seed})")
     if args.steps_strip or args.gif or args.order_plot:
         frames, r = trajectory(model, class_ids, args.seed)
         cfg = model.cfg

@@ -24,6 +24,12 @@ def test_golden_with_power_model(tmp_path):
     assert "power model (estimate)" in (tmp_path / "measure.md").read_text()
 
 
+def test_one_image_reads_one_image(tmp_path):
+    assert main(["--board", "golden", "--n", "64", "--images", "1", "--out", str(tmp_path)]) == 0
+    md = (tmp_path / "measure.md").read_text()
+    assert "1 image (median" in md and "1 images" not in md
+
+
 def test_golden_with_meter_csv(tmp_path):
     # A meter log covering the whole command: 2 W until `split`, 5 W after. The command idles 1 s first and
     # records its idle and run windows; the energies it reports must be those of the profile over them.

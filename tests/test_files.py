@@ -30,6 +30,14 @@ def test_failed_write_leaves_the_old_file_and_no_temp(tmp_path):
     assert [x.name for x in tmp_path.iterdir()] == ["out.bin"]
 
 
+def test_counts_and_articles_read_right():
+    from fixedpoint.cli import article, counted
+
+    assert [counted(k, "image") for k in (0, 1, 2)] == ["0 images", "1 image", "2 images"]
+    assert counted(1, "try", "tries") == "1 try" and counted(4, "try", "tries") == "4 tries"
+    assert (article("imagenet64"), article("cifar10"), article("int")) == ("an imagenet64", "a cifar10", "an int")
+
+
 def test_check_input_tells_a_directory_from_a_missing_file(tmp_path):
     from fixedpoint.files import DirectoryGivenError, check_input
 

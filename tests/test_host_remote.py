@@ -99,6 +99,9 @@ def test_persistent_corruption_is_a_clear_error(agent, image):
     try:
         with pytest.raises(BoardError, match="failed after 4 tries"):
             b.load_image(image)
+        b.retries = 0
+        with pytest.raises(BoardError, match="failed after 1 try: "):  # not "1 tries"
+            b.load_image(image)
     finally:
         b.close()
 

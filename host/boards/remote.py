@@ -14,6 +14,7 @@ from urllib.parse import unquote, urlsplit
 
 import numpy as np
 
+from fixedpoint.cli import counted
 from fixedpoint.quantize import HardwareImage
 from fixedpoint.spec import HardwareParams
 
@@ -279,9 +280,9 @@ class RemoteBoard(Board):
                 continue
             return reply
         if last and last.startswith("no reply"):
-            raise BoardTimeout(f"{self.name}: {msg.type.name} failed after {self.retries + 1} tries: {last}; "
+            raise BoardTimeout(f"{self.name}: {msg.type.name} failed after {counted(self.retries + 1, 'try', 'tries')}: {last}; "
                                "is the agent alive and the link up?")
-        raise BoardError(f"{self.name}: {msg.type.name} failed after {self.retries + 1} tries: {last}")
+        raise BoardError(f"{self.name}: {msg.type.name} failed after {counted(self.retries + 1, 'try', 'tries')}: {last}")
 
     def _raise_error(self, reply: Message):
         kind = reply.fields["kind"]
