@@ -140,8 +140,10 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=cli.int_range(1, 1024), default=1, help="torch threads for the decoder (1: stable timings on a "
                     "shared host)")
     args = ap.parse_args(argv)
-    if args.bitfile and args.board != "pynq-z2":
-        ap.error(f"--bitfile applies to --board pynq-z2 only, not {args.board}")
+    from host.boards import bitfile_flag_error
+
+    if msg := bitfile_flag_error(args.board, args.bitfile):
+        ap.error(msg)
     if args.checkpoint and "--n" in (argv if argv is not None else sys.argv[1:]):
         ap.error("--n sets the size of a random-init model; with --checkpoint the size is the checkpoint's")
     out = Path(args.out or check_output(REPO_ROOT / "runs" / "measure" / _safe(args.board), "--out", "dir"))

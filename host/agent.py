@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from fixedpoint.cli import counted
 
 from .auth import KEY_ENV, KeyFileError, agent_proof, load_key, make_key, new_nonce, verify
+from .boards import bitfile_flag_error
 from .boards.base import Board, BoardDisconnected, BoardTimeout, CoreMismatch, ImageMismatch
 from .link import CHUNK, FdLink, Link, SerialLink, SocketLink
 from .protocol import (MAX_PAYLOAD, PROTOCOL_VERSION, ChecksumError, FrameReader, LimitError, Message, MsgType,
@@ -579,8 +580,8 @@ def parse_args(argv=None):
         ap.error("--n-cond, --lanes and --format describe a core build: give --n too")
     if args.n is not None and args.board == "pynq-z2":
         ap.error("--n/--lanes/--format model a build for golden or sim; pynq-z2 reads its build from the core")
-    if args.bitfile and args.board != "pynq-z2":
-        ap.error("--bitfile is for --board pynq-z2")
+    if not args.make_key and (msg := bitfile_flag_error(args.board, args.bitfile)):
+        ap.error(msg)
     if args.simulator and args.board != "sim":
         ap.error("--simulator is for --board sim")
     if args.memory_mib < 16:

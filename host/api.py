@@ -114,7 +114,7 @@ def _wrong_core_message(board: Board, config) -> str:
     return (f"the {board.name} core serves n={p.n}, n_cond={p.n_cond} ({'streamed' if p.k_streamed else 'on-chip'} K) "
             f"but {config.name} has n={config.n}, n_cond={config.n_cond}: it needs {variant}, a bitstream built "
             f"from `python -m rtl.build {flags}` (bitstreams.streamed.pynq_z2_build); load that bitstream, or use "
-            "--board golden / sim")
+            "the golden or sim board")
 
 
 @dataclass

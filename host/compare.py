@@ -20,6 +20,8 @@ import numpy as np
 
 from fixedpoint.readout import phases_to_radians
 
+from .boards import bitfile_flag_error
+
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
     """PSNR in dB of two images in [-1, 1] (peak-to-peak 2); inf when identical."""
@@ -136,8 +138,8 @@ def main(argv=None) -> int:
     ap.add_argument("--bitfile", default=None, help="pynq-z2 board: the overlay .bit")
     ap.add_argument("--timeout", type=cli.positive_float, default=None, help="remote boards: seconds per request")
     args = ap.parse_args(argv)
-    if args.bitfile and args.board != "pynq-z2":
-        ap.error(f"--bitfile applies to --board pynq-z2 only, not {args.board}")
+    if msg := bitfile_flag_error(args.board, args.bitfile):
+        ap.error(msg)
     if not args.out:
         try:
             check_output(f"out/compare-{args.board.split(':')[0]}.png", "--out (default)")

@@ -24,6 +24,7 @@ from fixedpoint.spec import FORMATS
 from model.plots import written_ext
 
 from .api import MAX_SAMPLES, summarize  # noqa: F401  (the timing table; kept importable from here)
+from .boards import bitfile_flag_error
 from .imageio import DECODERS
 
 
@@ -88,8 +89,8 @@ def main(argv=None) -> int:
     outs = [p for p in (args.out, args.strip, args.gif, args.order_plot, args.phases) if p]
     if len({os.path.abspath(p) for p in outs}) < len(outs):
         ap.error("two of --out, --strip, --gif, --order-plot, --phases name the same file")
-    if args.bitfile and args.board != "pynq-z2":
-        ap.error(f"--bitfile applies to --board pynq-z2 only, not {args.board}")
+    if msg := bitfile_flag_error(args.board, args.bitfile):
+        ap.error(msg)
     if args.analog:
         if args.board != "analog":
             ap.error("--analog settings need --board analog")

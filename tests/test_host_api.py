@@ -109,6 +109,12 @@ def test_api_arguments_of_the_wrong_type_are_refused(ckpt):
         Session(GoldenBoard(), ckpt, progress="yes")
 
 
+def test_api_errors_name_the_api_argument_not_the_cli_flag(ckpt):
+    with pytest.raises(ValueError, match="needs bitfile=PATH.bit") as e:
+        host.open("pynq-z2", ckpt)
+    assert "--bitfile" not in str(e.value)
+
+
 def test_api_same_call_on_a_remote_board(ckpt):
     """The same generate() on golden and on a golden board behind `python -m host.agent` (tcp): same numbers."""
     with host.open("golden", ckpt, progress=False) as local:

@@ -8,6 +8,16 @@ from .base import Board, BoardDisconnected, BoardError, BoardTimeout, CoreMismat
 BOARDS = ("golden", "sim", "pynq-z2", "analog")
 
 
+def bitfile_flag_error(board: str, bitfile: str | None) -> str | None:
+    """What a command line says about its --board/--bitfile pair (None when it is fine): pynq-z2 needs --bitfile,
+    the other boards take none. The API's own message (PynqZ2Board) names the argument bitfile= instead."""
+    if board == "pynq-z2" and not bitfile:
+        return "--board pynq-z2 needs --bitfile PATH.bit (the overlay, with PATH.hwh and its build manifest beside it)"
+    if bitfile and board != "pynq-z2":
+        return f"--bitfile applies to --board pynq-z2 only, not {board}"
+    return None
+
+
 def open_board(spec: str, params: HardwareParams | None = None, *, simulator: str = "verilator",
                bitfile: str | None = None, timeout: float | None = None, build_dir: str | None = None,
                checkpoint: str | None = None, analog=None, model=None) -> Board:
@@ -43,5 +53,5 @@ def open_board(spec: str, params: HardwareParams | None = None, *, simulator: st
                      "serial:///dev/DEVICE?baud=N")
 
 
-__all__ = ["open_board", "Board", "RunResult", "BoardError", "BoardTimeout", "BoardDisconnected",
+__all__ = ["open_board", "bitfile_flag_error", "Board", "RunResult", "BoardError", "BoardTimeout", "BoardDisconnected",
            "ImageMismatch", "CoreMismatch", "BOARDS"]

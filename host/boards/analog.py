@@ -44,7 +44,7 @@ class AnalogBoard(Board):
                    if getattr(self.analog, f.name) != getattr(default, f.name)]
         if not changed:
             return ("analog chip model, ideal (every non-ideality off, the AnalogParams defaults; set them with "
-                    "--analog NAME=VALUE, docs/analog.md)")
+                    "--analog NAME=VALUE or analog=AnalogParams(...), docs/analog.md)")
         return "analog chip model, " + " ".join(changed)
 
     def __init__(self, checkpoint: str, analog=None):

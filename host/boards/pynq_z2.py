@@ -82,7 +82,8 @@ class PynqZ2Board(OverlayBoard):
         else BoardError naming each difference, before the PL is programmed.
         """
         if not bitfile:
-            raise ValueError("the pynq-z2 board needs --bitfile PATH.bit (with PATH.hwh beside it)")
+            raise ValueError("the pynq-z2 board needs bitfile=PATH.bit (the overlay, with PATH.hwh and its build "
+                             "manifest beside it)")
         check_input(bitfile, "bitstream", (".bit",), hint="give the .bit with its .hwh and manifest beside it")
         board = BOARDS["pynq-z2"]
         expected = expected or board.params
