@@ -10,6 +10,11 @@ from dataclasses import dataclass
 from fixedpoint.spec import PYNQ_Z2, HardwareParams
 
 
+#: The Vivado sources in bitstreams/<tcl_dir>/ that bitstreams.build copies into a build (the wrapper and the Tcl
+#: that make the block design and the bitstream); the manifest hashes them with the Python the build imports.
+VIVADO_SOURCES = ("osc_core_wrapper.v", "block_design.tcl", "build_bitstream.tcl")
+
+
 @dataclass(frozen=True)
 class BoardConfig:
     name: str  # output base name: <name>.bit / .hwh / .json

@@ -23,7 +23,7 @@ from pathlib import Path
 from fixedpoint import cli
 from fixedpoint.spec import FORMATS, HardwareParams, get_format
 
-from .board_config import CONFIGS, BoardConfig  # noqa: F401  (re-exported: the build's board table)
+from .board_config import CONFIGS, VIVADO_SOURCES, BoardConfig  # noqa: F401  (re-exported: the build's board table)
 
 from .manifest import (MANIFEST_FORMAT, REPO_ROOT, core_build_hash, file_sha256, source_hash, source_hashes,
                        write_json_atomic, write_text_atomic)
@@ -203,7 +203,7 @@ def main(argv=None) -> int:
         print(f"      LUT {res['lut']} FF {res['ff']} DSP48E1 {res['dsp']} BRAM36-eq {res['bram36']}", flush=True)
     print("[4/5] Vivado sources and Tcl", flush=True)
     src_dir = REPO_ROOT / "bitstreams" / cfg.tcl_dir
-    for name in ("osc_core_wrapper.v", "block_design.tcl", "build_bitstream.tcl"):
+    for name in VIVADO_SOURCES:
         shutil.copyfile(src_dir / name, out / name)
     write_text_atomic(out / "build_config.tcl", build_config_tcl(cfg, args.jobs))
 

@@ -16,9 +16,11 @@ from fixedpoint.spec import HardwareParams
 
 MANIFEST_FORMAT = "oscillator-hil-bitstream/1"
 REPO_ROOT = Path(__file__).resolve().parent.parent
-#: Files whose content defines the hardware: the RTL generator, the numerics it implements, the Vivado side.
-SOURCE_PATTERNS = ("rtl/*.py", "fixedpoint/spec.py", "fixedpoint/layout.py", "bitstreams/pynq-z2/*.v",
-                   "bitstreams/pynq-z2/*.tcl")
+#: The module that builds a bitstream and the packages whose sources it imports: the manifest's source hash covers
+#: every file of these it imports (rtl.regs.imported_sources, the helper BUILD_HASH uses), so an edit to any of them
+#: is a different bitstream; plus the Vivado sources it copies (board_config.VIVADO_SOURCES).
+BUILD_MODULE = "bitstreams.build"
+SOURCE_PACKAGES = ("rtl", "fixedpoint", "bitstreams")
 
 
 class BitstreamMismatch(ValueError):
@@ -34,11 +36,18 @@ def file_sha256(path: str | os.PathLike) -> str:
 
 
 def source_files(root: str | os.PathLike = REPO_ROOT) -> list[Path]:
+    """The files a bitstream is built from, under `root`: BUILD_MODULE and every source it imports from
+    SOURCE_PACKAGES (transitively, imports inside functions too), and VIVADO_SOURCES of every board's tcl_dir.
+    Raises FileNotFoundError when `root` lacks the build module or a Vivado source."""
+    from rtl.regs import imported_sources
+
+    from .board_config import CONFIGS, VIVADO_SOURCES
+
     root = Path(root)
-    files = sorted({p for pat in SOURCE_PATTERNS for p in root.glob(pat) if p.is_file()})
-    if not files:
-        raise FileNotFoundError(f"no hardware sources under {root} (looked for {SOURCE_PATTERNS})")
-    return files
+    vivado = {root / "bitstreams" / c.tcl_dir / name for c in CONFIGS.values() for name in VIVADO_SOURCES}
+    if missing := sorted(p.relative_to(root).as_posix() for p in vivado if not p.is_file()):
+        raise FileNotFoundError(f"Vivado sources {missing} missing under {root}")
+    return sorted(set(imported_sources(BUILD_MODULE, SOURCE_PACKAGES, root)) | vivado)
 
 
 def source_hashes(root: str | os.PathLike = REPO_ROOT) -> dict[str, str]:

@@ -235,19 +235,26 @@ def imported_modules(path: Path, module: str) -> set[str]:
 
 
 def verilog_sources(root: str | Path | None = None) -> list[Path]:
-    """Source files that shape the Verilog: VERILOG_ROOT and everything it imports from HASHED_PACKAGES
-    (transitively; imports inside functions count, so lazily imported builders are covered), plus the package
-    __init__ files on the way. Static (ast), so the set does not depend on what the caller has imported.
+    """Source files that shape the Verilog: imported_sources(VERILOG_ROOT, HASHED_PACKAGES, root).
     Raises FileNotFoundError when `root` holds no rtl/build.py."""
+    return imported_sources(VERILOG_ROOT, HASHED_PACKAGES, root)
+
+
+def imported_sources(module: str, packages: tuple[str, ...], root: str | Path | None = None) -> list[Path]:
+    """Source files of `module` and of everything it imports from `packages` (transitively; imports inside
+    functions count, so lazily imported builders are covered), plus the package __init__ files on the way.
+    Static (ast), so the set does not depend on what the caller has imported. BUILD_HASH (verilog_sources) and
+    the bitstream manifest (bitstreams.manifest.source_files) both use it. Raises FileNotFoundError when `root`
+    holds no `module`."""
     root = Path(root or _REPO)
-    start = _module_file(root, VERILOG_ROOT)
+    start = _module_file(root, module)
     if start is None:
-        raise FileNotFoundError(f"{root} holds no {VERILOG_ROOT.replace('.', '/')}.py")
+        raise FileNotFoundError(f"{root} holds no {module.replace('.', '/')}.py")
     seen: dict[str, Path] = {}
-    todo = [VERILOG_ROOT]
+    todo = [module]
     while todo:
         name = todo.pop()
-        if name in seen or name.split(".")[0] not in HASHED_PACKAGES:
+        if name in seen or name.split(".")[0] not in packages:
             continue
         path = _module_file(root, name)
         if path is None:

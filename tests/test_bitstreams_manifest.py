@@ -6,7 +6,7 @@ from dataclasses import replace
 import pytest
 
 from bitstreams.build import CONFIGS, make_manifest
-from bitstreams.manifest import (REPO_ROOT, SOURCE_PATTERNS, BitstreamMismatch, check_bitstream, source_hash,
+from bitstreams.manifest import (REPO_ROOT, BitstreamMismatch, check_bitstream, source_files, source_hash,
                                  write_json_atomic)
 from fixedpoint.spec import PYNQ_Z2
 
@@ -15,11 +15,10 @@ from fixedpoint.spec import PYNQ_Z2
 def fake_build(tmp_path):
     """A copy of the hardware sources (so the test can edit them) and a build dir with a .bit/.hwh + manifest."""
     root = tmp_path / "repo"
-    for pat in SOURCE_PATTERNS:
-        for p in REPO_ROOT.glob(pat):
-            dst = root / p.relative_to(REPO_ROOT)
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(p, dst)
+    for p in source_files(REPO_ROOT):
+        dst = root / p.relative_to(REPO_ROOT)
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(p, dst)
     out = tmp_path / "build"
     out.mkdir()
     cfg = CONFIGS["pynq-z2"]
@@ -44,6 +43,41 @@ def test_refuses_changed_sources(fake_build):
     core.write_text(core.read_text() + "\n# changed\n")
     with pytest.raises(BitstreamMismatch, match=r"other hardware sources.*rtl/core.py"):
         check_bitstream(bit, PYNQ_Z2, root=root)
+
+
+SOURCES = [p.relative_to(REPO_ROOT).as_posix() for p in source_files(REPO_ROOT)]
+
+
+def test_sources_are_what_the_build_imports():
+    """Derived, not listed: the build module, what it imports lazily (rtl.export, bitstreams.resources), the
+    numerics under the RTL (fixedpoint.spec, layout) and the Vivado sources it copies; nothing it never imports."""
+    assert {"bitstreams/build.py", "rtl/core.py", "rtl/export.py", "bitstreams/resources.py", "fixedpoint/spec.py",
+            "fixedpoint/layout.py", "bitstreams/board_config.py", "bitstreams/pynq-z2/osc_core_wrapper.v",
+            "bitstreams/pynq-z2/block_design.tcl", "bitstreams/pynq-z2/build_bitstream.tcl"} <= set(SOURCES)
+    assert not {"bitstreams/roadmap.py", "host/api.py", "model/core.py", "sim/client.py"} & set(SOURCES)
+
+
+@pytest.mark.parametrize("rel", SOURCES)
+def test_changing_any_source_changes_the_hash_and_is_refused(fake_build, rel):
+    root, bit = fake_build
+    before = source_hash(root)
+    f = root / rel
+    f.write_bytes(f.read_bytes() + (b"\n# changed\n" if rel.endswith((".py", ".tcl")) else b"\n// changed\n"))
+    assert source_hash(root) != before
+    with pytest.raises(BitstreamMismatch, match=f"other hardware sources.*{rel}"):
+        check_bitstream(bit, PYNQ_Z2, root=root)
+
+
+def test_a_new_import_of_the_build_joins_the_sources(fake_build):
+    root, _ = fake_build
+    (root / "bitstreams" / "extra.py").write_text("X = 1\n")
+    before = source_hash(root)
+    assert "bitstreams/extra.py" not in {p.relative_to(root).as_posix() for p in source_files(root)}
+    build = root / "bitstreams" / "build.py"
+    build.write_text(build.read_text() + "\n\ndef _extra():\n    from .extra import X\n    return X\n")
+    assert "bitstreams/extra.py" in {p.relative_to(root).as_posix() for p in source_files(root)}
+    (root / "bitstreams" / "extra.py").write_text("X = 2\n")
+    assert source_hash(root) != before
 
 
 def test_refuses_other_parameters(fake_build):
