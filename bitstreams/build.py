@@ -160,6 +160,9 @@ def main(argv=None) -> int:
     ap.add_argument("--jobs", type=cli.int_range(1, 256), default=4, help="Vivado parallel jobs")
     ap.add_argument("--vivado", default=shutil.which("vivado"), help="vivado executable (default: from PATH)")
     args = ap.parse_args(argv)
+    if args.vivado and not shutil.which(args.vivado):
+        ap.error(f"--vivado {args.vivado!r} is not an executable program (a directory, or not on PATH); give the "
+                 "vivado binary, e.g. /tools/Xilinx/Vivado/2023.2/bin/vivado, or leave it out to only prepare the build")
     if args.skip_resources and "--resources-timeout" in (argv if argv is not None else sys.argv[1:]):
         ap.error("--resources-timeout has no effect with --skip-resources")
     if args.out is None:

@@ -17,6 +17,7 @@ import json
 from pathlib import Path
 
 from fixedpoint import cli
+from fixedpoint.files import check_input
 
 from .manifest import REPO_ROOT, write_json_atomic, write_text_atomic
 from .power_model import Resources
@@ -363,8 +364,10 @@ def main(argv=None) -> int:
         ap.error(str(e))
     cpu_path = Path(args.cpu_json)
     if args.no_measure:
-        if not cpu_path.exists():
-            ap.error(f"--no-measure but {cpu_path} does not exist; run once without --no-measure")
+        try:
+            check_input(cpu_path, "--cpu-json", hint="--no-measure reads it: run once without --no-measure")
+        except FileNotFoundError as e:
+            ap.error(str(e))
         try:
             cpu = json.loads(cpu_path.read_text())
         except (OSError, ValueError) as e:

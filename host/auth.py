@@ -34,6 +34,9 @@ class KeyFileError(ValueError):
 
 def make_key(path: str) -> str:
     """Create a new random key file at `path` (mode 0600, never overwriting); returns the path."""
+    if os.path.isdir(path):
+        raise KeyFileError(f"{path} is a directory; give the path of the new key file, e.g. "
+                           f"{os.path.join(path, 'agent.key')}")
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:

@@ -514,6 +514,10 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     if args.render:
         try:
+            check_input(args.render, "--render", (".json",))
+        except FileNotFoundError as e:
+            ap.error(str(e))
+        try:
             res = json.loads(open(args.render).read())
             text = render_markdown(res)
         except (OSError, ValueError, KeyError, TypeError) as e:

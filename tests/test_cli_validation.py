@@ -84,6 +84,9 @@ CASES = [
     ("model.numerics_sweep", ["--out", "{dir}/sweep.md"], "give a directory (e.g."),
     ("bitstreams.roadmap", ["--no-measure", "--cpu-json", "{missing}"], "--no-measure"),
     ("bitstreams.roadmap", ["--no-measure", "--gpu-json", "{missing}"], "--gpu-json"),
+    ("bitstreams.roadmap", ["--no-measure", "--cpu-json", "{dir}"], "--cpu-json '{dir}' is a directory"),
+    ("bitstreams.build", ["--config", "pynq-z2", "--vivado", "{dir}"], "is not an executable program"),
+    ("model.analog_sweep", ["--render", "{dir}"], "--render '{dir}' is a directory"),
     ("bitstreams.roadmap", ["--no-measure", "--set", "gpu_mfu=0.3", "--set", "gpu_mfu=0.4"], "--set gpu_mfu is given twice"),
     ("benchmarks.bench_boards", ["--sizes", "0"], "--sizes"),
     ("benchmarks.bench_boards", ["--boards", "xyz"], "--boards"),
@@ -159,7 +162,7 @@ def test_bad_values_exit_2_with_one_line(module, argv, word, paths, capsys, monk
     lines = [ln for ln in err.splitlines() if ln.strip()]
     assert rc == 2, (rc, err)
     assert len(lines) == 1, err
-    assert word in lines[0], lines[0]
+    assert word.format(**paths) in lines[0], lines[0]
     assert "Traceback" not in err and "usage:" not in err
     assert sorted(os.listdir(paths["dir"])) == sorted(["afile", "n64.safetensors"]), "a rejected run wrote files"
 

@@ -674,3 +674,8 @@ def test_agent_sim_without_n_models_the_default_build():
     assert board_build("sim", args) == HardwareParams(16, 8, 8, default_build(16, 8).spec)
     _, args = parse_args(["--board", "golden", "--listen", "127.0.0.1:17970"])
     assert board_build("golden", args) is None
+
+
+def test_make_key_into_a_directory_says_so(tmp_path, capsys):
+    code, err = _cli(["--make-key", str(tmp_path)], capsys)
+    assert code == 2 and "is a directory; give the path of the new key file" in err and len(err.splitlines()) == 1
