@@ -469,13 +469,14 @@ class _Session:
             a._count("auth_failures")
             a.log("authentication failed: the client's key differs")
             return Message(MsgType.ERROR, {"kind": "auth", "message": "authentication failed: the host's key is not "
-                                           "this agent's key"}, seq=msg.seq), False
+                                           "this agent's key; copy the key file the agent was started with "
+                                           "(its --key) to the host"}, seq=msg.seq), False
         if msg.type == MsgType.BYE:
             return Message(MsgType.OK, {"bye": True}, seq=msg.seq), False
         a._count("auth_failures")
         return Message(MsgType.ERROR, {"kind": "auth", "message": (
-            f"this agent requires authentication before {msg.type.name}: give the host the agent's key "
-            f"(--key PATH, ?key=PATH in the board URL, or ${KEY_ENV})")}, seq=msg.seq), self.strike()
+            f"this agent requires authentication before {msg.type.name}: give the host a copy of the agent's key "
+            f"file (?key=PATH in the board URL, or ${KEY_ENV}=PATH)")}, seq=msg.seq), self.strike()
 
 
 # ---- command line ------------------------------------------------------------------------------------------

@@ -122,7 +122,11 @@ class SerialLink(Link):
         try:
             port = serial.serial_for_url(url, baudrate=baud, timeout=0)
         except (serial.SerialException, ValueError) as e:
-            raise BoardDisconnected(f"cannot open serial port {url!r} at {baud} baud: {e}") from None
+            raise BoardDisconnected(
+                f"cannot open serial port {url!r} at {baud} baud: {e}. Check the device name (ls /dev/ttyUSB* "
+                "/dev/ttyACM*), that you may open it (the dialout group) and that no other program holds it; on the "
+                "board the agent runs as `python -m host.agent --serial /dev/ttyPS0`. To work without the board, use "
+                "the golden board (board \"golden\")") from None
         return cls(port)
 
     def write(self, data: bytes) -> None:

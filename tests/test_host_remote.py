@@ -163,6 +163,12 @@ def test_unreachable_agent_hint_fits_the_cause():
         assert "--board golden" not in m and m.endswith('(board "golden")')
 
 
+def test_missing_serial_device_says_what_to_check(tmp_path):
+    with pytest.raises(BoardDisconnected, match="cannot open serial port") as e:
+        open_board(f"serial://{tmp_path}/ttyUSB9")
+    assert "dialout" in str(e.value) and "--serial" in str(e.value) and str(e.value).endswith('(board "golden")')
+
+
 @pytest.mark.parametrize("url, says", [
     ("tcp://127.0.0.1:7967?unknown=1", "unknown option 'unknown'; a tcp:// URL takes timeout=, retries=, key="),
     ("tcp://127.0.0.1:7967?baud=9600", "unknown option 'baud'"),
