@@ -79,9 +79,13 @@ def _check_open_args(checkpoint, fmt, lanes, simulator, bitfile, timeout, decode
             raise TypeError(f"{name} must be a str{' or None' if name == 'fmt' else ''}, got {v!r}")
     if lanes is not None and (isinstance(lanes, (bool, np.bool_)) or not isinstance(lanes, (int, np.integer))):
         raise TypeError(f"lanes must be an int or None, got {lanes!r}")
-    if timeout is not None and (isinstance(timeout, (bool, np.bool_)) or not isinstance(timeout, (int, float, np.number))
-                                or not 0 < timeout < 1e6):
-        raise ValueError(f"timeout must be a number of seconds in (0, 1e6) or None, got {timeout!r}")
+    from .boards.remote import MAX_TIMEOUT_S
+
+    if timeout is not None:
+        if isinstance(timeout, (bool, np.bool_)) or not isinstance(timeout, (int, float, np.integer, np.floating)):
+            raise TypeError(f"timeout must be a number of seconds or None, got {timeout!r}")
+        if not 0 < timeout < MAX_TIMEOUT_S:
+            raise ValueError(f"timeout must be between 0 and {MAX_TIMEOUT_S:g} seconds, got {timeout!r}")
     check_decoder(decoder)
 
 

@@ -92,7 +92,8 @@ def test_api_arguments_of_the_wrong_type_are_refused(ckpt):
     for kw, err, says in [({"progress": "no"}, TypeError, "progress must be True or False"),
                           ({"lanes": "8"}, TypeError, "lanes must be an int"),
                           ({"lanes": 8.0}, TypeError, "lanes must be an int"),
-                          ({"timeout": "5"}, ValueError, "timeout must be a number"),
+                          ({"timeout": "5"}, TypeError, "timeout must be a number"),
+                          ({"timeout": float("nan")}, ValueError, "timeout must be between 0 and"),
                           ({"decoder": "bogus"}, ValueError, "decoder must be one of 'auto', 'torch', 'numpy'"),
                           ({"bitfile": 3}, TypeError, "bitfile must be a path"),
                           ({"fmt": 3}, TypeError, "fmt must be a str")]:

@@ -35,6 +35,8 @@ KIND_ERRORS = {"image_mismatch": ImageMismatch, "core_mismatch": CoreMismatch, "
 #: The query keys a board URL may carry, per scheme (RemoteBoard.open reads them).
 URL_KEYS = {"tcp": ("timeout", "retries", "key"), "serial": ("timeout", "retries", "key", "baud")}
 URL_FORMS = "tcp://HOST:PORT, tcp://[IPv6]:PORT or serial:///dev/DEVICE?baud=N"
+#: Longest request timeout (seconds) a URL's ?timeout= or the API's timeout= may ask for.
+MAX_TIMEOUT_S = 1e6
 
 
 def parse_url(url: str) -> tuple[str, object, dict[str, str]]:
@@ -43,8 +45,9 @@ def parse_url(url: str) -> tuple[str, object, dict[str, str]]:
     of the keys in URL_KEYS (each at most once). Raises ValueError saying what is wrong and the accepted form."""
     try:
         u = urlsplit(url)
-    except ValueError as e:  # unbalanced [ ] of an IPv6 host
-        raise ValueError(f"bad board URL {url!r} ({e}): write an IPv6 host in brackets, tcp://[::1]:7967") from None
+    except ValueError as e:  # unbalanced [ ], or brackets around something that is no IPv6 address
+        raise ValueError(f"bad board URL {url!r} ({e}): write an IPv6 host in brackets, tcp://[::1]:7967, "
+                         "and other hosts without them") from None
     scheme = u.scheme.lower()
     if scheme not in URL_KEYS:
         raise ValueError(f"unknown remote board URL {url!r}: use {URL_FORMS}")
@@ -201,8 +204,9 @@ class RemoteBoard(Board):
             baud = int(q.get("baud", 115200))
         except ValueError:
             raise ValueError(f"bad board URL {url!r}: timeout, retries and baud must be numbers") from None
-        if not (0 < timeout < 1e6) or not 0 <= retries <= 100 or baud <= 0:
-            raise ValueError(f"bad board URL {url!r}: need 0 < timeout, 0 <= retries <= 100, baud > 0")
+        if not (0 < timeout < MAX_TIMEOUT_S) or not 0 <= retries <= 100 or baud <= 0:
+            raise ValueError(f"bad board URL {url!r}: need 0 < timeout < {MAX_TIMEOUT_S:g}, 0 <= retries <= 100, "
+                             "baud > 0")
         try:
             key = key if isinstance(key, bytes) else key_from(key or q.get("key"))
         except KeyFileError as e:
