@@ -21,6 +21,7 @@ import numpy as np
 from fixedpoint.readout import phases_to_radians
 
 from .boards import bitfile_flag_error
+from .boards.remote import MAX_TIMEOUT_S
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -136,7 +137,8 @@ def main(argv=None) -> int:
     ap.add_argument("--scale", type=cli.int_range(1, 16), default=4, help="pixel zoom, nearest neighbour (default 4)")
     ap.add_argument("--simulator", default="verilator", choices=["verilator", "icarus"], help="sim board: simulator")
     ap.add_argument("--bitfile", default=None, help="pynq-z2 board: the overlay .bit")
-    ap.add_argument("--timeout", type=cli.positive_float, default=None, help="remote boards: seconds per request")
+    ap.add_argument("--timeout", type=cli.float_range(0.0, MAX_TIMEOUT_S, lo_open=True, hi_open=True), default=None,
+                    help="remote boards: seconds per request")
     args = ap.parse_args(argv)
     if msg := bitfile_flag_error(args.board, args.bitfile):
         ap.error(msg)

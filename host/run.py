@@ -25,6 +25,7 @@ from model.plots import written_ext
 
 from .api import MAX_SAMPLES, summarize  # noqa: F401  (the timing table; kept importable from here)
 from .boards import bitfile_flag_error
+from .boards.remote import MAX_TIMEOUT_S
 from .imageio import DECODERS
 
 
@@ -74,7 +75,8 @@ def build_parser() -> cli.ArgumentParser:
     ap.add_argument("--format", default=None, choices=sorted(FORMATS),
                     help="golden/sim core: numerics format (default: the board build, pynq-z2-n1024 for n1024)")
     ap.add_argument("--bitfile", default=None, help="pynq-z2 board: the overlay .bit (with .hwh and manifest)")
-    ap.add_argument("--timeout", type=cli.positive_float, default=None, help="remote boards: seconds per request")
+    ap.add_argument("--timeout", type=cli.float_range(0.0, MAX_TIMEOUT_S, lo_open=True, hi_open=True), default=None,
+                    help="remote boards: seconds per request")
     ap.add_argument("--decoder", default="auto", choices=DECODERS,
                     help="decoder implementation (auto: torch when installed, else numpy)")
     ap.add_argument("--analog", action="append", default=[], metavar="NAME=VALUE",

@@ -27,6 +27,7 @@ CASES = [
     ("host.run", ["--class", "cat", "--n", "0"], "--n"),
     ("host.run", ["--class", "cat", "--seed", "-1"], "--seed"),
     ("host.run", ["--class", "cat", "--timeout", "nan"], "--timeout"),
+    ("host.run", ["--class", "cat", "--timeout", "1e7"], "--timeout: must be a finite number > 0 and < 1e+06"),
     ("host.run", ["--class", "cat", "--lanes", "x"], "--lanes"),
     ("host.run", ["--class", "cat", "--board", "golden", "--bitfile", "{file}"], "--bitfile"),
     ("host.run", ["--class", "cat", "--out", "{png}", "--strip", "{png}"], "same file"),
