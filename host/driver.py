@@ -27,6 +27,7 @@ import numpy as np
 
 from fixedpoint.layout import (LOAD_TARGETS, k_ddr_planes, model_streams, request_streams, stream_lengths,
                                words_to_phases)
+from fixedpoint.cli import counted
 from fixedpoint.quantize import HardwareImage
 from fixedpoint.spec import AXI_BURST_BYTES, HardwareParams
 from rtl import regs
@@ -175,7 +176,7 @@ class CoreDriver:
                 mib = p.k_plane_bytes / 2**20
                 need = -(-(p.k_ddr_bytes + CMA_HEADROOM_BYTES) // (64 << 20)) * 64
                 raise BoardError(
-                    f"K of this model (n={p.n}, {p.spec.coupling_bits}-bit) needs {p.k_ports} contiguous buffer(s) of "
+                    f"K of this model (n={p.n}, {p.spec.coupling_bits}-bit) needs {counted(p.k_ports, 'contiguous buffer')} of "
                     f"{mib:.1f} MiB in DDR, but allocating them failed ({type(e).__name__}: {e}). The stock PYNQ "
                     f"image's contiguous pool (CMA) is {CMA_STOCK_BYTES >> 20} MiB: boot the board with "
                     f"cma={need}M in the kernel bootargs (docs/host.md), or use a model with fewer oscillators or "
