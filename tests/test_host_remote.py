@@ -190,6 +190,13 @@ def test_malformed_board_urls_are_one_clear_error(url, says):
     assert str(e.value).startswith(f"bad board URL {url!r}")
 
 
+def test_an_option_in_the_url_and_as_an_argument_is_refused():
+    with pytest.raises(ValueError, match=r"timeout is given twice, in the URL \(\?timeout=\) and apart from it"):
+        open_board("tcp://127.0.0.1:7967?timeout=5", timeout=10)
+    with pytest.raises(ValueError, match="key is given twice"):
+        RemoteBoard.open("tcp://127.0.0.1:7967?key=a.key", key=b"k" * 32)
+
+
 def test_board_url_forms():
     assert parse_url("tcp://[::1]:7967?timeout=5&key=a%20b.key") == ("tcp", ("::1", 7967),
                                                                      {"timeout": "5", "key": "a b.key"})

@@ -198,6 +198,10 @@ class RemoteBoard(Board):
         """`key`: bytes, or the path of a key file; default `?key=PATH` in the URL, then $OSC_AGENT_KEY.
         Raises ValueError for a malformed URL (parse_url), BoardDisconnected when the agent cannot be reached."""
         scheme, where, q = parse_url(url)
+        for name, arg in (("timeout", timeout), ("retries", retries), ("key", key)):
+            if arg is not None and name in q:
+                raise ValueError(f"bad board URL {url!r}: {name} is given twice, in the URL (?{name}=) and apart from "
+                                 f"it ({name}=, or --{name} on a command line); give it once")
         try:
             timeout = float(q.get("timeout", timeout or 60.0))
             retries = int(q.get("retries", retries if retries is not None else 3))
