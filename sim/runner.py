@@ -20,7 +20,7 @@ def run_cocotb(simulator: str, params: HardwareParams, module: str, test_dir, te
            "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
            "PYTHONWARNINGS": "ignore::DeprecationWarning",  # cocotbext-axi uses APIs cocotb 2 deprecates
            **(extra_env or {})}
-    xml = runner.test(hdl_toplevel=top, test_module=module, test_dir=str(test_dir), build_dir=str(bdir),
+    xml = runner.test(hdl_toplevel=top, hdl_toplevel_lang="verilog", test_module=module, test_dir=str(test_dir), build_dir=str(bdir),
                       testcase=testcase, extra_env=env, waves=waves)
     n, failed = get_results(xml)
     if failed:
