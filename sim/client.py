@@ -30,7 +30,7 @@ import numpy as np
 
 from fixedpoint.spec import HardwareParams
 
-from .env import REPO
+from .env import PROGRESS_PREFIX, REPO
 from .env import build_dir as sim_build_dir
 from .protocol import PARENT_ENV, SOCKET_ENV, recv_msg, send_msg
 
@@ -73,7 +73,8 @@ def exit_cleanly_on_termination() -> None:
 
 class SimClient:
     def __init__(self, params: HardwareParams, simulator: str = "verilator", waves: bool = False,
-                 build_dir: str | os.PathLike | None = None, start_timeout_s: float = 1800.0):
+                 build_dir: str | os.PathLike | None = None, start_timeout_s: float = 1800.0,
+                 all_signals: bool = False):
         if simulator not in ("verilator", "icarus"):
             raise ValueError(f"simulator must be 'verilator' or 'icarus', got {simulator!r}")
         self.params = params
@@ -94,7 +95,7 @@ class SimClient:
                                       "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])})
             cmd = [sys.executable, "-m", "sim.launch", "--simulator", simulator, "--params",
                    json.dumps(params.to_dict()), "--test-dir", str(self._tmp)] + (["--waves"] if waves else []) + (
-                   ["--build-root", str(build_dir)] if build_dir else [])
+                   ["--build-root", str(build_dir)] if build_dir else []) + (["--all-signals"] if all_signals else [])
             self._log = open(self._log_path, "wb")
             # Own session: the whole simulation (make, compiler, simulator) is one process group we can kill;
             # sim.launch exits with its group when this process dies (PR_SET_PDEATHSIG + a parent watch).
@@ -139,22 +140,30 @@ class SimClient:
         self._listener.settimeout(1.0)
         t0 = time.monotonic()
         p = self.params
-        what = (f"starting the RTL simulation ({self.simulator}, n={p.n}, {p.lanes} lanes; the first start of a build "
-                f"compiles it, minutes; log {self._log_path})")
-        with status(what):
+        short = f"starting the RTL simulation ({self.simulator}, n={p.n}, {p.lanes} lanes)"
+        what = f"{short[:-1]}; the first start of a build compiles it, minutes; log {self._log_path})"
+        with status(what) as st:
             while True:
                 try:
                     conn, _ = self._listener.accept()
                     break
                 except socket.timeout:
+                    step = self._build_progress()
+                    st.update(f"{short}: {step}" if step else what)
                     if self._proc.poll() is not None:
                         self._fail(f"simulation process exited with code {self._proc.returncode} before connecting")
                     if time.monotonic() - t0 > timeout_s:
                         self._fail(f"simulation did not connect within {timeout_s:.0f} s")
+            st.update(short)
         self._conn = conn
         hello, _ = self._call_raw(None, CALL_TIMEOUT_S)
         if hello.get("hello") != "osc-core-sim":
             self._fail(f"unexpected greeting {hello}")
+
+    def _build_progress(self) -> str | None:
+        """The latest progress line a (cold) build wrote to the simulation's log (sim.env.PROGRESS_PREFIX)."""
+        lines = [ln for ln in self._log_tail(8192).splitlines() if ln.startswith(PROGRESS_PREFIX)]
+        return lines[-1][len(PROGRESS_PREFIX):] if lines else None
 
     def _call_raw(self, header: dict | None, timeout_s: float) -> tuple[dict, bytes]:
         if self._dead:

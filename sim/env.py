@@ -63,9 +63,11 @@ def _opt_fast(simulator: str, params: HardwareParams) -> str:
     return "-O2" if simulator == "verilator" and params.n_total >= LARGE_BUILD else ""
 
 
-def variant_dir(simulator: str, params: HardwareParams, waves: bool = False, root: Path | None = None) -> Path:
-    """The directory one build variant (waves or not, C++ optimization) of `params` compiles into."""
-    return build_dir(simulator, params, root) / (("waves" if waves else "plain") + _opt_fast(simulator, params))
+def variant_dir(simulator: str, params: HardwareParams, waves: bool = False, root: Path | None = None,
+                all_signals: bool = False) -> Path:
+    """The directory one build variant (waves or not, C++ optimization, VPI access) of `params` compiles into."""
+    public = "-public" if all_signals and simulator == "verilator" else ""
+    return build_dir(simulator, params, root) / (("waves" if waves else "plain") + _opt_fast(simulator, params) + public)
 
 
 def ensure_verilog(params: HardwareParams, out_dir: Path) -> Path:
@@ -143,7 +145,7 @@ def _compile_target(line: str) -> str | None:
     return Path(m.group(1)).name if m else None
 
 
-def _make_verilator_runner(make_vars: list[str], ports_vlt: Path, status=None):
+def _make_verilator_runner(make_vars: list[str], ports_vlt: Path | None, status=None):
     from cocotb_tools.runner import Verilator
 
     class VerilatorBuild(Verilator):
@@ -155,9 +157,11 @@ def _make_verilator_runner(make_vars: list[str], ports_vlt: Path, status=None):
                     or "-f" not in cmds[1]):
                 raise RuntimeError("cocotb_tools.runner.Verilator's build commands are not the expected "
                                    "[verilator ... --public-flat-rw ..., make ...]: reinstall cocotb==2.1.*")
-            verilate = [a for a in cmds[0] if a != "--public-flat-rw"]
-            src = len(verilate) - 1  # the control file goes with the sources (the HDL file is last)
-            verilate[src:src] = [str(ports_vlt)]
+            verilate = cmds[0]
+            if ports_vlt is not None:
+                verilate = [a for a in verilate if a != "--public-flat-rw"]
+                src = len(verilate) - 1  # the control file goes with the sources (the HDL file is last)
+                verilate[src:src] = [str(ports_vlt)]
             return [verilate, cmds[1] + make_vars]
 
         def _execute_cmds(self, cmds, cwd, stdout=None):
@@ -203,8 +207,12 @@ def _make_verilator_runner(make_vars: list[str], ports_vlt: Path, status=None):
     return VerilatorBuild()
 
 
-def build(simulator: str, params: HardwareParams, waves: bool = False, root: Path | None = None):
-    """Build (or reuse) the simulation for `params`; returns (runner, build_dir, top)."""
+def build(simulator: str, params: HardwareParams, waves: bool = False, root: Path | None = None,
+          all_signals: bool = False):
+    """Build (or reuse) the simulation for `params`; returns (runner, build_dir, top).
+
+    Verilator gives VPI access to the top-level ports only, unless `all_signals` (cocotb's --public-flat-rw, for a
+    testbench that peeks at internal signals; the model simulates ~3x slower). Icarus always sees every signal."""
     from cocotb_tools.runner import get_runner
 
     from fixedpoint.status import status
@@ -212,7 +220,8 @@ def build(simulator: str, params: HardwareParams, waves: bool = False, root: Pat
 
     setup_path()
     opt = _opt_fast(simulator, params)
-    bdir = variant_dir(simulator, params, waves, root)
+    all_signals = all_signals and simulator == "verilator"
+    bdir = variant_dir(simulator, params, waves, root, all_signals)
     bdir.mkdir(parents=True, exist_ok=True)
     stamp = bdir / "built.json"
     args = []
@@ -220,7 +229,7 @@ def build(simulator: str, params: HardwareParams, waves: bool = False, root: Pat
         args = [str(LINT_WAIVERS), "-Wall", "-Wno-fatal"]  # lint cleanliness is checked by rtl.tools.lint
     make_vars = [f"OPT_FAST={opt}"] if opt else []
     want = {"simulator": simulator, "waves": waves, "key": params_key(params),
-            "options": args + make_vars + (["ports.vlt"] if simulator == "verilator" else [])}
+            "options": args + make_vars + (["ports.vlt"] if simulator == "verilator" and not all_signals else [])}
     # One builder per build dir at a time (tests, SimClients and benchmarks may share a cached build).
     with open(bdir / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -240,7 +249,7 @@ def build(simulator: str, params: HardwareParams, waves: bool = False, root: Pat
                 what = f"building the Verilator model (n={params.n}, {params.lanes} lanes) in {bdir}"
                 with status(what) as st:
                     st.base = what
-                    runner = _make_verilator_runner(make_vars, _ports_vlt(src, TOP), st)
+                    runner = _make_verilator_runner(make_vars, None if all_signals else _ports_vlt(src, TOP), st)
                     try:
                         runner.build(sources=[str(src)], hdl_toplevel=TOP, build_dir=str(bdir),
                                      timescale=("1ns", "1ps"), build_args=args, waves=waves, always=False)

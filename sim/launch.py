@@ -83,11 +83,13 @@ def main(argv=None) -> int:
     ap.add_argument("--test-dir", required=True)
     ap.add_argument("--waves", action="store_true")
     ap.add_argument("--build-root", default=None)
+    ap.add_argument("--all-signals", action="store_true")
     a = ap.parse_args(argv)
     if os.environ.get(PARENT_ENV):
         die_with_parent(int(os.environ[PARENT_ENV]), a.test_dir)
     params = HardwareParams.from_dict(json.loads(a.params))
-    run_cocotb(a.simulator, params, "sim.server", a.test_dir, waves=a.waves, build_root=a.build_root)
+    run_cocotb(a.simulator, params, "sim.server", a.test_dir, waves=a.waves, build_root=a.build_root,
+               all_signals=a.all_signals)
     return 0
 
 

@@ -10,12 +10,13 @@ from .env import REPO, build
 
 
 def run_cocotb(simulator: str, params: HardwareParams, module: str, test_dir, testcase=None, opts=None,
-               waves: bool | None = None, extra_env=None, build_root=None):
-    """Build (cached) and run `module`'s cocotb tests; raises (under pytest) if any fails. WAVES=1 dumps waves."""
+               waves: bool | None = None, extra_env=None, build_root=None, all_signals: bool = False):
+    """Build (cached) and run `module`'s cocotb tests; raises (under pytest) if any fails. WAVES=1 dumps waves;
+    `all_signals` gives the testbench VPI access to internal signals too (sim.env.build)."""
     from cocotb_tools.runner import get_results
 
     waves = bool(int(os.environ.get("WAVES", "0"))) if waves is None else waves
-    runner, bdir, top = build(simulator, params, waves=waves, root=build_root)
+    runner, bdir, top = build(simulator, params, waves=waves, root=build_root, all_signals=all_signals)
     env = {"OSC_PARAMS": json.dumps(params.to_dict()), "OSC_OPTS": json.dumps(opts or {}),
            "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
            "PYTHONWARNINGS": "ignore::DeprecationWarning",  # cocotbext-axi uses APIs cocotb 2 deprecates
