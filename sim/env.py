@@ -39,6 +39,8 @@ REPO = Path(__file__).resolve().parent.parent
 BUILD_ROOT = REPO / "build" / "sim"
 #: n + n_cond from which Verilator builds are compiled for simulation speed rather than compile speed.
 LARGE_BUILD = 256
+#: Version of the Verilator build recipe below, kept in each build's stamp: a change rebuilds stamped builds.
+BUILD_RECIPE = 2
 #: Start of the log lines a build writes about its progress (SimClient shows the latest one in its status line).
 PROGRESS_PREFIX = "sim build: "
 #: ccache's store for every build root (content-addressed, so builds of any root share it) unless CCACHE_DIR is set.
@@ -157,11 +159,15 @@ def _make_verilator_runner(make_vars: list[str], ports_vlt: Path | None, status=
                     or "-f" not in cmds[1]):
                 raise RuntimeError("cocotb_tools.runner.Verilator's build commands are not the expected "
                                    "[verilator ... --public-flat-rw ..., make ...]: reinstall cocotb==2.1.*")
-            verilate = cmds[0]
+            # Files of the build directory by their names (Verilator runs there): the generated C++ quotes the
+            # Verilog's path in its messages, so the same design compiles to the same C++ (ccache hits) anywhere.
+            here = Path(self.cwd).resolve()
+            verilate = [Path(a).name if Path(a).is_absolute() and Path(a).resolve().parent == here else a
+                        for a in cmds[0]]
             if ports_vlt is not None:
                 verilate = [a for a in verilate if a != "--public-flat-rw"]
                 src = len(verilate) - 1  # the control file goes with the sources (the HDL file is last)
-                verilate[src:src] = [str(ports_vlt)]
+                verilate[src:src] = [ports_vlt.name if ports_vlt.resolve().parent == here else str(ports_vlt)]
             return [verilate, cmds[1] + make_vars]
 
         def _execute_cmds(self, cmds, cwd, stdout=None):
@@ -228,7 +234,7 @@ def build(simulator: str, params: HardwareParams, waves: bool = False, root: Pat
     if simulator == "verilator":
         args = [str(LINT_WAIVERS), "-Wall", "-Wno-fatal"]  # lint cleanliness is checked by rtl.tools.lint
     make_vars = [f"OPT_FAST={opt}"] if opt else []
-    want = {"simulator": simulator, "waves": waves, "key": params_key(params),
+    want = {"simulator": simulator, "waves": waves, "key": params_key(params), "recipe": BUILD_RECIPE,
             "options": args + make_vars + (["ports.vlt"] if simulator == "verilator" and not all_signals else [])}
     # One builder per build dir at a time (tests, SimClients and benchmarks may share a cached build).
     with open(bdir / ".lock", "w") as lock:
