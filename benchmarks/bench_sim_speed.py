@@ -1,6 +1,6 @@
 """The sim board's wall time per cifar10-n1024 image, before and after its Verilator build options, alternated.
 
-    python benchmarks/bench_sim_speed.py [--images 5] [--out benchmarks/results/sim_speed.md]
+    python benchmarks/bench_sim_speed.py [--images 5] [--class-id 3] [--cold-build] [--out benchmarks/results/sim_speed.md]
 
 Opens two sim boards on the PYNQ-Z2 core build (fixedpoint.spec.PYNQ_Z2; the trained checkpoints/cifar10-n1024
 model when present, else a random init): "all signals", the model as cocotb's runner builds it by default
@@ -11,7 +11,8 @@ processes falls on both alike. Per image: seeded phases -> board (phases in, 10 
 decoder, timed end to end through host.api.Session, as `python -m host.run --board sim` does. Every image's
 phases are checked bit for bit against the golden board. Reported: medians of wall time and of the simulator's
 own CPU time (load-independent), their ratio old/new, the start (build or reuse + launch) and model load of
-each board, and the machine with its load before and after. Results: a Markdown file, written atomically.
+each board, and the machine with its load before and after; with --cold-build also the Verilator build times of
+both recipes in fresh directories. Results: a Markdown file, written atomically.
 """
 from __future__ import annotations
 
@@ -45,10 +46,42 @@ def _open(params, all_signals: bool):
     return board, time.perf_counter() - t0
 
 
+def cold_builds(params) -> list[tuple[str, float]]:
+    """Verilator build times in fresh directories: each recipe cold (its own empty ccache), then the sim board's
+    build again elsewhere with that ccache warm (what an unchanged design costs in a new directory), then reused."""
+    import tempfile
+    from pathlib import Path
+
+    from sim.env import build
+
+    saved = os.environ.get("CCACHE_DIR")
+    out = []
+    with tempfile.TemporaryDirectory(prefix="bench-sim-speed-") as tmp:
+        steps = [("all signals, cold (empty ccache)", "a", "cc-a", True),
+                 ("ports only, cold (empty ccache)", "b", "cc-b", False),
+                 ("ports only, new directory, ccache warm", "c", "cc-b", False),
+                 ("ports only, reused (stamp matches)", "c", "cc-b", False)]
+        try:
+            for label, root, cache, all_signals in steps:
+                os.environ["CCACHE_DIR"] = str(Path(tmp) / cache)
+                t0 = time.perf_counter()
+                build("verilator", params, root=Path(tmp) / root, all_signals=all_signals)
+                out.append((label, time.perf_counter() - t0))
+                print(f"build {label}: {out[-1][1]:.1f} s", flush=True)
+        finally:
+            if saved is None:
+                os.environ.pop("CCACHE_DIR", None)
+            else:
+                os.environ["CCACHE_DIR"] = saved
+    return out
+
+
 def main(argv=None) -> int:
     ap = cli.ArgumentParser(prog="python benchmarks/bench_sim_speed.py", description=__doc__.split("\n")[0])
     ap.add_argument("--images", type=cli.int_range(1, 1000), default=5, help="timed images per board (default 5)")
     ap.add_argument("--class-id", type=cli.int_range(0, 9), default=3, help="class of every image (default 3)")
+    ap.add_argument("--cold-build", action="store_true",
+                    help="also time cold Verilator builds of both recipes in fresh directories (minutes)")
     ap.add_argument("--out", type=cli.output_file(cli.MARKDOWN_FORMATS),
                     default=os.path.join(REPO, "benchmarks", "results", "sim_speed.md"),
                     help="results file (default benchmarks/results/sim_speed.md)")
@@ -57,6 +90,7 @@ def main(argv=None) -> int:
     ckpt, kind = checkpoint_for(params.n)
     machine = machine_description()
     uptime_before = os.getloadavg()
+    builds = cold_builds(params) if args.cold_build else []
     golden = Session(GoldenBoard(), ckpt, params=params, progress=False)
     boards, sessions, starts, loads = [], [], [], []
     try:
@@ -71,15 +105,17 @@ def main(argv=None) -> int:
             print(f"{label}: start {start_s:.1f} s, model load {loads[-1]:.1f} s", flush=True)
         walls = [[] for _ in VARIANTS]
         cpus = [[] for _ in VARIANTS]
+        host_cpus = [[] for _ in VARIANTS]
         parts = [[] for _ in VARIANTS]
         exact = True
         for i in range(args.images):
             want = golden.generate(args.class_id, n=1, seed=i).phases[0]
             order = range(len(VARIANTS)) if i % 2 == 0 else reversed(range(len(VARIANTS)))
             for v in order:
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 g = sessions[v].generate(args.class_id, n=1, seed=i)
                 walls[v].append(time.perf_counter() - t0)
+                host_cpus[v].append(time.process_time() - c0)
                 cpus[v].append(float(g.timings["sim_cpu_s"][0]))
                 parts[v].append({k: float(g.timings[k][0]) for k in ("transfer_s", "wait_s", "decode_s")})
                 exact &= bool(np.array_equal(g.phases[0], want))
@@ -92,7 +128,8 @@ def main(argv=None) -> int:
     med = statistics.median
     rows = []
     for v, (label, _) in enumerate(VARIANTS):
-        rows.append(f"| {label} | {med(walls[v]):.3f} | {med(cpus[v]):.3f} | "
+        both = [a + b for a, b in zip(cpus[v], host_cpus[v])]
+        rows.append(f"| {label} | {med(walls[v]):.3f} | {med(cpus[v]):.3f} | {med(host_cpus[v]):.3f} | {med(both):.3f} | "
                     f"{med(p['transfer_s'] for p in parts[v]):.3f} | {med(p['wait_s'] for p in parts[v]):.3f} | "
                     f"{med(p['decode_s'] for p in parts[v]):.4f} | {starts[v]:.1f} | {loads[v]:.2f} |")
     ratio_wall = med(walls[0]) / med(walls[1])
@@ -105,18 +142,21 @@ def main(argv=None) -> int:
         f"Load average (1, 5, 15 min): {' '.join(f'{x:.2f}' for x in uptime_before)} before, "
         f"{' '.join(f'{x:.2f}' for x in uptime_after)} after.",
         f"Date: {time.strftime('%Y-%m-%d %H:%M')}. Command: `python benchmarks/bench_sim_speed.py --images {args.images} "
-        f"--class-id {args.class_id}`.",
+        f"--class-id {args.class_id}{' --cold-build' if args.cold_build else ''}`.",
         "",
         f"Core build: PYNQ-Z2 (n {params.n}, n_cond {params.n_cond}, {params.lanes} MAC lanes, format "
         f"`pynq-z2-n1024`), model: {kind} cifar10-n{params.n}. One image = seeded phases -> sim board (phases in, "
         "10 Euler steps, readback through the pynq DMA/MMIO path) -> decoder, as `python -m host.run --board sim` "
         f"runs it; class {args.class_id} for every image (the drive rows stay loaded). Medians over {args.images} "
-        "images, the two boards alternating image by image. 'sim CPU' is the simulator process's CPU time per image "
-        "(load-independent); 'transfer' the DMA streams, 'wait' START to done. 'start' opens the board (build or "
+        "images, the two boards alternating image by image. 'sim CPU' is the simulator process's CPU time per image, "
+        "'host CPU' this process's (both load-independent; the two processes take turns, so their sum is what the "
+        "image takes on a quiet machine); 'transfer' the DMA streams, 'wait' START to done. 'start' opens the board "
+        "(build or "
         "reuse + launch), 'model load' streams K, Kc, gain and omega in once.",
         "",
-        "| build | wall/image (s) | sim CPU/image (s) | transfer (s) | wait (s) | decode (s) | start (s) | model load (s) |",
-        "|---|---|---|---|---|---|---|---|",
+        "| build | wall/image (s) | sim CPU/image (s) | host CPU/image (s) | CPU sum (s) | transfer (s) | wait (s) "
+        "| decode (s) | start (s) | model load (s) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
         *rows,
         "",
         f"Ratio old/new, medians: wall {ratio_wall:.2f}x, simulator CPU {ratio_cpu:.2f}x "
@@ -124,6 +164,9 @@ def main(argv=None) -> int:
         f"Phases bit-identical to the golden board on every image of both builds: {'yes' if exact else 'NO'}.",
         "",
     ]
+    if builds:
+        lines += ["Verilator builds of this core in fresh directories (`--cold-build`, before the images above):", "",
+                  "| build | wall (s) |", "|---|---|", *(f"| {label} | {s_:.1f} |" for label, s_ in builds), ""]
     write_atomic(args.out, "\n".join(lines))
     print("\n".join(lines))
     return 0 if exact else 1
