@@ -78,6 +78,7 @@ def ensure_verilog(params: HardwareParams, out_dir: Path) -> Path:
 
     path = out_dir / f"{TOP}.v"
     if not path.exists():
+        _progress(f"generating the Verilog (Amaranth, Yosys) in {out_dir}")
         write_verilog(params, out_dir)
     return path
 

