@@ -11,6 +11,9 @@ the cycle model checked against them, and modelled images/s on the PYNQ-Z2 for e
 
     python benchmarks/bench_streamed.py                      # default simulated builds (a few minutes)
     python benchmarks/bench_streamed.py --sim 256:1,1024:2   # n:batch pairs to simulate; --sim none: model only
+    python benchmarks/bench_streamed.py --sim 256:1,256:3,1024:2,4096:2,6656:3:10:1
+                                        # n:batch[:steps[:runs]]: the last build runs 10 Euler steps once
+                                        # (B = 3 images, mixed classes, bit for bit against golden)
 
 Results: benchmarks/results/streamed.json and streamed.md.
 """
@@ -57,6 +60,7 @@ def simulate(n: int, batch: int, n_cond: int, fmt: str, ports: int, steps: int, 
     wait = sorted(r["k_wait_cycles"] for r in runs)[len(runs) // 2]
     return {"n": n, "n_cond": n_cond, "batch": batch, "format": fmt, "ports": ports, "steps": steps,
             "wall_s": round(time.time() - t, 1), "bit_exact": all(r["bit_exact"] for r in runs),
+            "images_checked": samples * batch,
             "step_cycles": step, "k_wait_cycles": wait, "compute_cycles": step - wait,
             "model_compute": model["compute"], "model_ddr": round(model["ddr"]), "model_step": round(model["step_model"]),
             "model_error": (model["step_model"] - step) / step, "bound": model["bound"],
@@ -88,15 +92,19 @@ def markdown(res: dict) -> str:
              "(assumption); 16-beat bursts, up to 8 in flight per port.", "",
              "## Cycles per Euler step, measured in Verilator", "",
              "| n | n_cond | B | K bits | steps | STEP_CYCLES | waiting for DDR | compute | model | model error | "
-             "bound | within 10 % of max(compute, DDR) | bit-exact | wall s |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "bound | within 10 % of max(compute, DDR) | images vs golden | bit-exact | wall s |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for s in res["simulated"]:
         lines.append(f"| {s['n']} | {s['n_cond']} | {s['batch']} | {get_format(s['format']).coupling_bits} | "
                      f"{s['steps']} | {s['step_cycles']} | {s['k_wait_cycles']} | {s['compute_cycles']} | "
                      f"{s['model_step']} | {100 * s['model_error']:+.1f} % | {s['bound']} | "
-                     f"{'yes' if s['within_10pct_of_bound'] else 'NO'} | {'yes' if s['bit_exact'] else 'NO'} | "
+                     f"{'yes' if s['within_10pct_of_bound'] else 'NO'} | {s.get('images_checked', '')} | "
+                     f"{'yes' if s['bit_exact'] else 'NO'} | "
                      f"{s['wall_s']} |")
-    lines += ["", "## Every Un-0 configuration on the PYNQ-Z2 at 100 MHz (modelled from the checked cycle model)", "",
+    lines += ["", "STEP_CYCLES and K_WAIT_CYCLES are the last step's (median over the runs). Images vs golden: every "
+              "sample of every run (B per run, each with its own class and seed) compared with fixedpoint.golden bit "
+              "for bit after all its Euler steps.", "",
+              "## Every Un-0 configuration on the PYNQ-Z2 at 100 MHz (modelled from the checked cycle model)", "",
               "| config | K bits | batch B | bound | compute cycles/step | DDR cycles/step | images/s | target | "
               "K in DDR (MiB) | fits stock 128 MiB CMA | BRAM36 |",
               "|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -116,7 +124,9 @@ def markdown(res: dict) -> str:
 def main(argv=None) -> int:
     ap = cli.ArgumentParser(prog="python benchmarks/bench_streamed.py", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--sim", default="256:1,256:3,1024:2", help="n:batch builds to simulate, or 'none'")
+    ap.add_argument("--sim", default="256:1,256:3,1024:2",
+                    help="builds to simulate as n:batch[:steps[:runs]] (steps and runs default to --steps and "
+                         "--samples), or 'none'")
     ap.add_argument("--n-cond", type=cli.int_range(1, 256), default=1, help="conditioning oscillators of the simulated builds")
     ap.add_argument("--format", default="pynq-z2-n1024", help="numerics format of the simulated builds (K width)")
     ap.add_argument("--ports", type=int, default=2, choices=sorted(streamed.PLANNING_GBPS),
@@ -134,16 +144,24 @@ def main(argv=None) -> int:
         ap.error(str(e))
     try:
         builds = [] if a.sim == "none" else [tuple(int(x) for x in item.split(":")) for item in a.sim.split(",")]
+        if any(not 2 <= len(b) <= 4 or min(b) < 1 for b in builds):
+            raise ValueError
     except ValueError:
-        ap.error(f"--sim must be n:batch pairs like 256:1,1024:2 (got {a.sim!r})")
+        ap.error(f"--sim must be n:batch[:steps[:runs]] items of positive integers like 256:1,6656:3:10:1 "
+                 f"(got {a.sim!r})")
+    builds = [(b + (a.steps, a.samples)[len(b) - 2:])[:4] for b in builds]
     res = {"machine": machine_description("Verilator 5.48 + cocotb 2.1 + cocotbext-axi"), "ports": a.ports,
            "port_beats_per_cycle": streamed.port_beats_per_cycle(a.ports), "simulated": [],
            "model": model_table(10, a.ports)}
-    for n, b in tqdm(builds, desc="simulated builds", unit="build"):
-        s = simulate(n, b, a.n_cond, a.format, a.ports, a.steps, a.samples)
+    t0 = time.time()
+    for n, b, steps, runs in tqdm(builds, desc="simulated builds", unit="build"):
+        tqdm.write(f"[{time.time() - t0:6.0f} s] simulating n={n} B={b}: {runs} run(s) of {steps} Euler steps "
+                   "(the first run of a build compiles it: minutes at large n)")
+        s = simulate(n, b, a.n_cond, a.format, a.ports, steps, runs)
         res["simulated"].append(s)
-        tqdm.write(f"n={n} B={b}: {s['step_cycles']} cycles/step ({s['k_wait_cycles']} waiting for DDR), model "
-                   f"{s['model_step']} ({100 * s['model_error']:+.1f} %), bit-exact {s['bit_exact']}")
+        tqdm.write(f"[{time.time() - t0:6.0f} s] n={n} B={b}: {s['step_cycles']} cycles/step ({s['k_wait_cycles']} "
+                   f"waiting for DDR), model {s['model_step']} ({100 * s['model_error']:+.1f} %), "
+                   f"{s['images_checked']} images bit-exact {s['bit_exact']}")
     out = Path(a.out)
     write_atomic(out.with_suffix(".json"), json.dumps(res, indent=2) + "\n")
     write_atomic(out.with_suffix(".md"), markdown(res))

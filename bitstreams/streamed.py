@@ -34,7 +34,7 @@ CMA_STOCK_BYTES = 128 << 20
 #: Headroom the pool keeps for the AXI DMA's request buffers and fragmentation: K exactly filling the stock pool
 #: "does not fit in practice" (hardware.md §8, n16384 at 4-bit K).
 CMA_HEADROOM_BYTES = 16 << 20
-DDR_BYTES = 512 << 20
+DDR_BYTES = BOARDS["pynq-z2"].ddr_bytes
 #: Lanes of the PYNQ-Z2 builds (2 DSP48E1 each: 128 of 220).
 LANES = 64
 
@@ -128,3 +128,19 @@ def pynq_z2_build(n: int, n_cond: int, dataset: str = "") -> HardwareParams | No
     if n * n * spec.coupling_bits <= ONCHIP_K_BITS and dataset != "imagenet64":
         return None
     return plan(n, n_cond, spec)["params"]
+
+
+def pynq_z2_params(n: int, n_cond: int, dataset: str = "") -> HardwareParams:
+    """The core build a PYNQ-Z2 runs an (n, n_cond) model of `dataset` on: the streamed-K build of pynq_z2_build
+    when there is one, else the on-chip build fixedpoint.spec.default_build picks (PYNQ_Z2 for cifar10-n1024)."""
+    from fixedpoint.spec import default_build
+
+    return pynq_z2_build(n, n_cond, dataset) or default_build(n, n_cond)
+
+
+def served_models(params: HardwareParams) -> list[str]:
+    """Names of the model configurations (model.config.CONFIGS) a PYNQ-Z2 runs on this core build, largest first."""
+    from model.config import CONFIGS as MODELS
+
+    names = [name for name, c in MODELS.items() if pynq_z2_params(c.n, c.n_cond, c.dataset) == params]
+    return sorted(names, key=lambda k: -MODELS[k].n)

@@ -98,27 +98,27 @@ def board_params(config, fmt: str | None = None, lanes: int | None = None) -> Ha
     (on-chip K). Raises ValueError for an unknown format or lanes.
     """
     if fmt is None and lanes is None:
-        from bitstreams.streamed import pynq_z2_build
+        from bitstreams.streamed import pynq_z2_params
 
-        streamed = pynq_z2_build(config.n, config.n_cond, getattr(config, "dataset", ""))
-        if streamed is not None:
-            return streamed
+        return pynq_z2_params(config.n, config.n_cond, getattr(config, "dataset", ""))
     return default_build(config.n, config.n_cond, fmt, lanes)
 
 
 def _wrong_core_message(board: Board, config) -> str:
     """What a core built for another model size says: the build (and so the bitstream) this model needs."""
+    from bitstreams.board_config import CONFIGS as BOARD_CONFIGS, build_variant
+
     need = board_params(config)
     p = board.params
-    variant = (f"the streamed-K build (K in DDR over {need.k_ports} HP ports, batch {need.batch})" if need.k_streamed
-               else "the on-chip-K build")
+    variant = build_variant(need)
     flags = (f"--n {need.n} --n-cond {need.n_cond} --lanes {need.lanes} --format "
              f"{next((k for k, v in FORMATS.items() if v == need.spec), 'default')}"
              + (f" --k-source ddr --k-ports {need.k_ports} --batch {need.batch}" if need.k_streamed else ""))
     return (f"the {board.name} core serves n={p.n}, n_cond={p.n_cond} ({'streamed' if p.k_streamed else 'on-chip'} K) "
             f"but {config.name} has n={config.n}, n_cond={config.n_cond}: it needs {variant}, a bitstream built "
-            f"from `python -m rtl.build {flags}` (bitstreams.streamed.pynq_z2_build); load that bitstream, or use "
-            "the golden or sim board")
+            f"from `python -m rtl.build {flags}` (bitstreams.streamed.pynq_z2_build); on a PYNQ-Z2 that is "
+            f"{BOARD_CONFIGS['pynq-z2'].bitstream_name(need)}.bit from `python -m bitstreams.build --config pynq-z2 "
+            f"--model {config.name}`; load that bitstream, or use the golden or sim board")
 
 
 @dataclass

@@ -257,3 +257,155 @@ def test_vivado_tcl_scripts_are_complete_tcl(small_build, tmp_path):
         script = f'set f [open {{{out / name}}}]; set t [read $f]; close $f; puts [info complete $t]'
         res = subprocess.run(["tclsh"], input=script, capture_output=True, text=True, timeout=30)
         assert res.stdout.strip() == "1", (name, res.stdout, res.stderr)
+
+
+# ---- the streamed-K variant (issue 11 item 7): parsed from the generated Tcl --------------------------------------
+STREAMED_SMALL = HardwareParams(256, 1, 64, FORMATS["pynq-z2-n1024"], batch=2, k_source="ddr", k_ports=2)
+
+
+@pytest.fixture(scope="module")
+def streamed_build(tmp_path_factory):
+    out = tmp_path_factory.mktemp("streamed")
+    rc = main(["--config", "pynq-z2", "--n", "256", "--n-cond", "1", "--lanes", "64", "--format", "pynq-z2-n1024",
+               "--k-source", "ddr", "--batch", "2", "--skip-resources", "--vivado", "", "--out", str(out)])
+    return rc, out
+
+
+def _tcl_vars(build_config: str) -> dict[str, str]:
+    return dict(re.findall(r"^set (\w+) (\S+)$", build_config, re.M))
+
+
+def _subst(text: str, variables: dict[str, str]) -> str:
+    """Substitute ${NAME} and $NAME of build_config.tcl's variables (the others stay)."""
+    for k in sorted(variables, key=len, reverse=True):
+        text = text.replace("${" + k + "}", variables[k])
+        text = re.sub(rf"\${k}\b", variables[k], text)
+    return text
+
+
+def test_streamed_build_writes_its_variant(streamed_build):
+    from bitstreams.board_config import CONFIGS
+
+    rc, out = streamed_build
+    assert rc == 0
+    name = CONFIGS["pynq-z2"].bitstream_name(STREAMED_SMALL)
+    assert name == "osc_pynq_z2_ddr_n256_m1_b2"
+    for rel in ("rtl/osc_core.v", "osc_core_wrapper.v", "block_design.tcl", "block_design_k_ddr.tcl",
+                "build_bitstream.tcl", "build_config.tcl", f"{name}.json"):
+        assert (out / rel).is_file(), rel
+    man = json.loads((out / f"{name}.json").read_text())
+    assert HardwareParams.from_dict(man["params"]) == STREAMED_SMALL
+    assert (man["variant"], man["batch"], man["k_ports"]) == ("ddr", 2, 2)
+    assert man["k_hp_ports"] == {"m_axi0": "S_AXI_HP1", "m_axi1": "S_AXI_HP2"}
+    assert man["serves"] == {"n": 256, "n_cond": 1, "models": []} and man["largest_model"] is None
+    for rel, h in man["files"].items():
+        assert file_sha256(out / rel) == h, rel
+    assert "block_design_k_ddr.tcl" in man["files"]
+    v = _tcl_vars((out / "build_config.tcl").read_text())
+    assert (v["K_PORTS"], v["K0_HP"], v["K1_HP"], v["DDR_BASE"], v["DDR_RANGE"]) == \
+        ("2", "HP1", "HP2", "0x00000000", "0x20000000")
+
+
+def test_onchip_build_has_no_k_masters(small_build):
+    _, out = small_build
+    assert _tcl_vars((out / "build_config.tcl").read_text())["K_PORTS"] == "0"
+    assert not (out / "block_design_k_ddr.tcl").exists()
+    man = json.loads((out / "osc_pynq_z2_n64_l8.json").read_text())
+    assert (man["variant"], man["batch"], man["k_ports"], man["k_hp_ports"]) == ("bram", 1, 0, {})
+
+
+def test_streamed_core_matches_its_wrapper(streamed_build):
+    from bitstreams.build import wrapper_ports
+
+    _, out = streamed_build
+    ports = top_ports(out / "rtl" / "osc_core.v", "osc_core")
+    assert ports == wrapper_ports(STREAMED_SMALL) and "m_axi1_rdata" in ports and "m_axi2_rdata" not in ports
+    check_core_ports(out / "rtl" / "osc_core.v", "osc_core", STREAMED_SMALL)
+    with pytest.raises(ValueError, match="does not match the Vivado wrapper"):  # the on-chip list lacks the masters
+        check_core_ports(out / "rtl" / "osc_core.v", "osc_core")
+    text = (out / "osc_core_wrapper.v").read_text()
+    decl = re.findall(r"^\s*(input|output)\s+wire\s+(?:\[(\d+):0\]\s+)?(\w+),?\s*$", text, re.M)
+    got = {name: (d, int(hi) + 1 if hi else 1) for d, hi, name in decl}
+    expect = {("aclk" if k == "clk" else "aresetn" if k == "rst" else k): v
+              for k, v in wrapper_ports(STREAMED_SMALL).items()}
+    assert got == expect
+    assert re.search(r"^module osc_core_wrapper \($", text, re.M)  # same module, so the same VLNV for the host
+    assert "ASSOCIATED_BUSIF s_axil:s_axis:m_axis:m_axi0:m_axi1," in text
+    for q in range(2):
+        assert text.count(f"aximm:1.0 m_axi{q} ") == 16
+        assert re.search(rf'm_axi{q} ARID" \*\)\n\s*\(\* X_INTERFACE_PARAMETER = "PROTOCOL AXI4, READ_WRITE_MODE '
+                         r'READ_ONLY, DATA_WIDTH 64, ADDR_WIDTH 32, ID_WIDTH 1, MAX_BURST_LENGTH 16', text)
+        assert f".m_axi{q}_rdata(m_axi{q}_rdata)" in text
+    # every line of the on-chip wrapper's port list is repeated unchanged (but the clock's bus list)
+    onchip = (BOARD_DIR / "osc_core_wrapper.v").read_text()
+    shared = onchip.split("module osc_core_wrapper (")[1].split("    output wire        irq")[0]
+    assert shared.replace("m_axis,", "m_axis:m_axi0:m_axi1,") in text
+
+
+def test_streamed_vivado_flow_reaches_ddr_over_two_hp_ports(streamed_build):
+    _, out = streamed_build
+    v = _tcl_vars((out / "build_config.tcl").read_text())
+    bd = _tcl_commands((out / "block_design.tcl").read_text())
+    k = _tcl_commands(_subst((out / "block_design_k_ddr.tcl").read_text(), v))
+    # block_design.tcl sources the K part only for a streamed build, before validating the design
+    i_src = next(i for i, c in enumerate(bd) if c == "source [file join $build_dir block_design_k_ddr.tcl]")
+    assert bd[i_src - 1] == "if {$K_PORTS > 0} {"
+    assert i_src < next(i for i, c in enumerate(bd) if c == "validate_bd_design")
+    # PS7: HP1 and HP2 enabled in 64-bit mode (HP0 stays the DMA's)
+    ps7 = _cell_config(k, "ps7")
+    assert ps7 == {"PCW_USE_S_AXI_HP1": "1", "PCW_S_AXI_HP1_DATA_WIDTH": "64", "PCW_USE_S_AXI_HP2": "1",
+                   "PCW_S_AXI_HP2_DATA_WIDTH": "64"}
+    assert _cell_config(bd, "ps7")["PCW_USE_S_AXI_HP0"] == "1"
+    # each master -> its own SmartConnect (1 SI, 1 MI) -> its HP port; nothing else on those ports
+    intf = [tuple(re.findall(r"get_bd_intf_pins ([\w/]+)\]", c)) for c in bd + k if c.startswith("connect_bd_intf_net")]
+    for q, hp in ((0, "HP1"), (1, "HP2")):
+        assert f"xilinx.com:ip:smartconnect:1.0 sc_k{q}]" in " ".join(k)
+        assert _cell_config(k, f"sc_k{q}") == {"NUM_SI": "1", "NUM_MI": "1"}
+        assert (f"osc_core_0/m_axi{q}", f"sc_k{q}/S00_AXI") in intf
+        assert [a for a, b in intf if b == f"ps7/S_AXI_{hp}"] == [f"sc_k{q}/M00_AXI"]
+        assert sum(f"osc_core_0/m_axi{q}" in pair for pair in intf) == 1
+    assert [a for a, b in intf if b == "ps7/S_AXI_HP0"] == ["sc_hp0/M00_AXI"]  # the DMA's, as on chip
+    # clocks from FCLK0, resets from the shared proc_sys_reset
+    nets = _nets(k)
+    for pin in ("ps7/S_AXI_HP1_ACLK", "ps7/S_AXI_HP2_ACLK", "sc_k0/aclk", "sc_k1/aclk"):
+        assert ("ps7/FCLK_CLK0", pin) in nets, pin
+    for pin in ("sc_k0/aresetn", "sc_k1/aresetn"):
+        assert ("rst_fclk0/peripheral_aresetn", pin) in nets, pin
+    # address map: each master sees all 512 MiB of DDR through its own port
+    for q, hp in ((0, "HP1"), (1, "HP2")):
+        cmd = next(c for c in k if c.startswith("assign_bd_address") and f"osc_core_0/m_axi{q}]" in c)
+        assert "-offset 0x00000000 -range 0x20000000" in cmd and f"ps7/S_AXI_{hp}/{hp}_DDR_LOWOCM]" in cmd
+    # the interrupt stays one line into IRQ_F2P through the AXI interrupt controller; the K part adds no source
+    all_nets = _nets(bd) + nets
+    assert [a for a, b in all_nets if b == "ps7/IRQ_F2P"] == ["axi_intc_0/irq"]
+    assert not any("irq" in a or "irq" in b for a, b in nets)
+
+
+@pytest.mark.skipif(shutil.which("tclsh") is None, reason="tclsh not installed")
+def test_streamed_tcl_is_complete_tcl(streamed_build):
+    import subprocess
+
+    _, out = streamed_build
+    for name in ("block_design.tcl", "block_design_k_ddr.tcl", "build_config.tcl"):
+        script = f'set f [open {{{out / name}}}]; set t [read $f]; close $f; puts [info complete $t]'
+        res = subprocess.run(["tclsh"], input=script, capture_output=True, text=True, timeout=30)
+        assert res.stdout.strip() == "1", (name, res.stdout, res.stderr)
+
+
+def test_build_params_from_a_model_and_refusals(capsys):
+    from types import SimpleNamespace
+
+    from bitstreams.build import build_params
+    from bitstreams.board_config import CONFIGS
+    from bitstreams.streamed import pynq_z2_build
+
+    none = dict(n=None, n_cond=None, lanes=None, format=None, k_source=None, batch=None)
+    cfg = CONFIGS["pynq-z2"]
+    assert build_params(cfg, SimpleNamespace(model="cifar10-n1024", **none)) == cfg.params
+    need = build_params(cfg, SimpleNamespace(model="imagenet64-n6656", **none))
+    assert need == pynq_z2_build(6656, 1, "imagenet64") and need.k_streamed and need.k_ports == 2
+    with pytest.raises(ValueError, match="--model: unknown model config"):
+        build_params(cfg, SimpleNamespace(model="imagenet64-n9999", **none))
+    with pytest.raises(SystemExit) as e:
+        main(["--config", "pynq-z2", "--batch", "2", "--skip-resources", "--vivado", ""])
+    assert e.value.code == 2 and "--batch needs --k-source ddr" in capsys.readouterr().err

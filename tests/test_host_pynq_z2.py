@@ -53,7 +53,8 @@ def _consistent_set(tmp_path, params, part=None):
     from bitstreams.build import CONFIGS, make_manifest
     from bitstreams.manifest import write_json_atomic
 
-    cfg = replace(CONFIGS["pynq-z2"], params=params, **({"part": part} if part else {}))
+    base = CONFIGS["pynq-z2"]
+    cfg = replace(base, name=base.bitstream_name(params), params=params, **({"part": part} if part else {}))
     out = tmp_path / "build"
     out.mkdir(parents=True)
     bit = out / f"{cfg.name}.bit"
@@ -110,3 +111,55 @@ def test_host_api_passes_the_checkpoint_to_the_check(tmp_path):
     bit = _consistent_set(tmp_path, PYNQ_Z2)
     with pytest.raises(BoardError, match="n: core 1024, checkpoint needs 64"):
         api.open("pynq-z2", ck, bitfile=bit)
+
+
+# ---- issue 11 item 7: the board refuses a bitstream of the wrong variant and names the one the model needs
+def test_streamed_manifest_round_trip(tmp_path):
+    from bitstreams.board_config import CONFIGS
+    from bitstreams.manifest import check_bitstream
+    from bitstreams.streamed import pynq_z2_build
+
+    need = pynq_z2_build(6656, 1, "imagenet64")
+    bit = _consistent_set(tmp_path, need)
+    assert bit.endswith(CONFIGS["pynq-z2"].bitstream_name(need) + ".bit")
+    man = check_bitstream(bit, need)
+    assert (man["variant"], man["batch"], man["k_ports"]) == ("ddr", need.batch, 2)
+    assert man["serves"] == {"n": 6656, "n_cond": 1, "models": ["imagenet64-n6656"]}
+    assert man["largest_model"] == "imagenet64-n6656"
+    assert man["k_hp_ports"] == {"m_axi0": "S_AXI_HP1", "m_axi1": "S_AXI_HP2"}
+    on_chip = check_bitstream(_consistent_set(tmp_path / "onchip", PYNQ_Z2), PYNQ_Z2)
+    assert (on_chip["variant"], on_chip["largest_model"], on_chip["k_ports"]) == ("bram", "cifar10-n1024", 0)
+
+
+def test_refuses_the_onchip_bitstream_for_an_imagenet64_model(tmp_path):
+    from model.config import get_config
+
+    bit = _consistent_set(tmp_path, PYNQ_Z2)
+    with pytest.raises(BoardError) as e:
+        PynqZ2Board(bit, model=get_config("imagenet64-n6656"))
+    msg = str(e.value)
+    assert "holds the on-chip-K build for n=1024, n_cond=8, which serves cifar10-n1024" in msg
+    assert "needs the streamed-K build (K in DDR over 2 HP ports, batch 3)" in msg
+    assert "n: core 1024, checkpoint needs 6656" in msg and "k_source: built bram, needed ddr" in msg
+    assert "program osc_pynq_z2_ddr_n6656_m1_b3.bit instead" in msg
+    assert "python -m bitstreams.build --config pynq-z2 --model imagenet64-n6656" in msg
+
+
+def test_refuses_a_streamed_bitstream_for_the_cifar_model(tmp_path):
+    from bitstreams.streamed import pynq_z2_build
+    from model.config import get_config
+
+    bit = _consistent_set(tmp_path, pynq_z2_build(6656, 1, "imagenet64"))
+    with pytest.raises(BoardError, match=r"serves imagenet64-n6656; checkpoint 'cifar10-n1024' needs the on-chip-K "
+                                         r"build .*program osc_pynq_z2\.bit instead"):
+        PynqZ2Board(bit, model=get_config("cifar10-n1024"))
+
+
+def test_matching_streamed_build_reaches_the_overlay(tmp_path):
+    from bitstreams.streamed import pynq_z2_build
+    from model.config import get_config
+
+    bit = _consistent_set(tmp_path, pynq_z2_build(6656, 1, "imagenet64"))
+    with pytest.raises(Exception) as e:
+        PynqZ2Board(bit, model=get_config("imagenet64-n6656"))
+    assert not isinstance(e.value, BoardError), e.value  # pynq.Overlay() itself fails off-board

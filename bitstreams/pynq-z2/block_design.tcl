@@ -16,7 +16,8 @@
 # trace delays, and the MIO map (QSPI, UART0, Ethernet 0, USB 0, SD 0, I2C 0) that the PYNQ Linux image expects.
 #
 # Expects (from build_config.tcl, written by `python -m bitstreams.build`): BD_NAME, FCLK0_MHZ, CORE_BASE,
-# DMA_BASE, INTC_BASE, WRAPPER_MODULE. Sourced by build_bitstream.tcl after the sources are added to the project.
+# DMA_BASE, INTC_BASE, WRAPPER_MODULE, K_PORTS (0: K on chip; 2: the streamed-K build, whose K read masters
+# block_design_k_ddr.tcl connects), and build_dir (build_bitstream.tcl). Sourced by build_bitstream.tcl after the sources are added to the project.
 # Property names and values: PS7 = PG082 (Processing System 7) + UG585; AXI DMA = PG021 v7.1;
 # AXI INTC = PG099 v4.1; SmartConnect = PG247; Processor System Reset = PG164; Concat = xlconcat.
 # UNTESTED: no Vivado was available where this was written (docs/bitstreams.md).
@@ -198,6 +199,11 @@ assign_bd_address -target_address_space [get_bd_addr_spaces axi_dma_0/Data_MM2S]
     [get_bd_addr_segs ps7/S_AXI_HP0/HP0_DDR_LOWOCM]
 assign_bd_address -target_address_space [get_bd_addr_spaces axi_dma_0/Data_S2MM] \
     [get_bd_addr_segs ps7/S_AXI_HP0/HP0_DDR_LOWOCM]
+
+# ---- streamed-K builds: the core's K read masters to DDR over their own HP ports ---------------------------
+if {$K_PORTS > 0} {
+    source [file join $build_dir block_design_k_ddr.tcl]
+}
 
 validate_bd_design
 save_bd_design

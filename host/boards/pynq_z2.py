@@ -68,6 +68,49 @@ class OverlayBoard(Board):
         self.driver.close()
 
 
+def _manifest_params(bitfile: str) -> HardwareParams | None:
+    """The core build `bitfile`'s manifest records; None when there is no readable one."""
+    import json
+
+    from bitstreams.manifest import manifest_path
+
+    try:
+        return HardwareParams.from_dict(json.loads(manifest_path(bitfile).read_text())["params"])
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def _wrong_bitstream(bitfile: str, expected: HardwareParams, need: dict) -> str | None:
+    """The refusal when `bitfile`'s manifest records another core build than the model needs, naming the bitstream
+    that runs it and how to build it; None when the builds agree or the manifest is unreadable (check_bitstream
+    then says what is wrong with it)."""
+    import json
+
+    from bitstreams.board_config import build_variant
+    from bitstreams.manifest import manifest_path, param_differences
+
+    built = _manifest_params(bitfile)
+    if built is None or built == expected:
+        return None
+    try:
+        record = json.loads(manifest_path(bitfile).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict):
+        return None
+    board = BOARDS["pynq-z2"]
+    serves = record.get("serves", {}).get("models") if isinstance(record.get("serves"), dict) else None
+    serving = f", which serves {', '.join(map(str, serves))}" if isinstance(serves, list) and serves else ""
+    diffs = [f"{k}: core {getattr(built, k)}, checkpoint needs {need[k]}" for k in ("n", "n_cond")
+             if getattr(built, k) != need[k]]
+    diffs += [d for d in param_differences(built, expected) if not d.startswith(("n:", "n_cond:"))]
+    name = need.get("name", "?")
+    return (f"{bitfile} holds {build_variant(built)} for n={built.n}, n_cond={built.n_cond}{serving}; checkpoint "
+            f"{name!r} needs {build_variant(expected)} ({'; '.join(diffs)}): program "
+            f"{board.bitstream_name(expected)}.bit instead, built with `python -m bitstreams.build --config pynq-z2 "
+            f"--model {name}` (docs/bitstreams.md)")
+
+
 class PynqZ2Board(OverlayBoard):
     """The real board: runs on the PYNQ-Z2 itself (python -m host.agent --board pynq-z2 --bitfile x.bit)."""
 
@@ -76,25 +119,43 @@ class PynqZ2Board(OverlayBoard):
     def __init__(self, bitfile: str | None, expected: HardwareParams | None = None, model=None):
         """Program `bitfile` after checking its build manifest against what is needed.
 
-        expected: the core build the caller needs (default: the board's recorded build,
-        bitstreams.board_config.CONFIGS["pynq-z2"].params); model: a ModelConfig (or dict) whose n and n_cond the
-        core must have. The manifest's params, part, source hash, file hashes and BUILD_HASH must all match,
-        else BoardError naming each difference, before the PL is programmed.
+        expected: the core build the caller needs (default: the build a PYNQ-Z2 runs `model` on,
+        bitstreams.streamed.pynq_z2_params: on-chip K or streamed K; without a model the board's recorded build,
+        bitstreams.board_config.CONFIGS["pynq-z2"].params); model: a ModelConfig (or dict with name, n, n_cond,
+        dataset) whose n and n_cond the core must have. A bitstream of another build (another size, or the on-chip
+        variant for a model that needs K streamed from DDR) is refused with a BoardError naming the bitstream the
+        model needs and the command that builds it. The manifest's params, part, source hash, file hashes and
+        BUILD_HASH must all match, else BoardError naming each difference, before the PL is programmed.
         """
         if not bitfile:
             raise ValueError("the pynq-z2 board needs bitfile=PATH.bit (the overlay, with PATH.hwh and its build "
                              "manifest beside it)")
         check_input(bitfile, "bitstream", (".bit",), hint="give the .bit with its .hwh and manifest beside it")
         board = BOARDS["pynq-z2"]
-        expected = expected or board.params
+        need = None
         if model is not None:
-            need = model if isinstance(model, dict) else {"name": model.name, "n": model.n, "n_cond": model.n_cond}
+            need = model if isinstance(model, dict) else {"name": model.name, "n": model.n, "n_cond": model.n_cond,
+                                                          "dataset": getattr(model, "dataset", "")}
+        if expected is None:
+            if need is not None:  # the build a PYNQ-Z2 runs this model on (on-chip or streamed K)
+                from bitstreams.streamed import pynq_z2_params
+
+                try:
+                    expected = pynq_z2_params(need["n"], need["n_cond"], need.get("dataset", ""))
+                except ImportError:  # planning a streamed build needs rtl/ (Amaranth), absent on a bare board image:
+                    expected = _manifest_params(bitfile) or board.params  # the size checks below still apply
+            else:
+                expected = board.params
+        if need is not None:
             diffs = [f"{k}: core {getattr(expected, k)}, checkpoint needs {need[k]}" for k in ("n", "n_cond")
                      if getattr(expected, k) != need[k]]
             if diffs:
                 raise BoardError(f"checkpoint {need.get('name', '?')!r} does not fit the pynq-z2 core build "
                                  f"({'; '.join(diffs)}): use a checkpoint for n={expected.n}, n_cond={expected.n_cond} "
                                  "or build and pass a bitstream for this model")
+            wrong = _wrong_bitstream(bitfile, expected, need)
+            if wrong:
+                raise BoardError(wrong)
         try:
             import pynq
         except ImportError:
