@@ -134,8 +134,8 @@ class Samples:
     phases0: np.ndarray  # (n, n_total) int64 initial phase words (seeded row i for sample i)
     timings: dict  # key -> (n,) float64 per sample: the board's split (see RunResult) + decode_s
     overflow: np.ndarray  # (n,) bool: the core's sticky phase-word overflow flag
-    class_id: int
-    class_name: str
+    class_id: int  # the class of every sample; -1 when the samples' classes differ (see class_ids)
+    class_name: str  # its name; for mixed classes their names joined by "+", in order of first appearance
     seed: int
     board: str
     n_main: int  # main oscillators (the first n_main columns); the rest are conditioning oscillators
@@ -144,6 +144,7 @@ class Samples:
     trajectory: np.ndarray | None = None  # (n, steps+1, n_total) int64 after steps 0..steps
     step_images: np.ndarray | None = None  # (n, steps+1, 3, H, W) decoded after every step
     params: dict = field(default_factory=dict)  # the core build (HardwareParams.to_dict())
+    class_ids: np.ndarray | None = None  # (n,) int64 class of each sample
 
     def __len__(self) -> int:
         return len(self.images)
@@ -246,43 +247,72 @@ class Session:
             raise ValueError(f"{e} [checkpoint {_show(self.checkpoint)} is {article(self.config.dataset)} model]") from None
 
     # ---- generation ------------------------------------------------------------------------------------
-    def generate(self, cls: str | int, n: int = 1, seed: int = 0, trajectory: bool = False,
+    def generate(self, cls, n: int | None = None, seed: int = 0, trajectory: bool = False,
                  progress: bool | None = None) -> Samples:
-        """n samples of class `cls` from seeded initial phases (row i of seed's draw for sample i).
+        """n samples from seeded initial phases (row i of seed's draw for sample i).
 
-        trajectory=True also returns the phases after every Euler step (a chain of single-step runs,
-        bit-identical to one run) and their decoded images. Shapes and units: see Samples. Raises
-        ValueError for a bad class, n outside 1..MAX_SAMPLES or a seed outside 0..MAX_SEED (check_generate_args),
-        BoardError for board failures and for a closed session.
+        cls: one class (name or index) for all n samples (n default 1), or a sequence of classes, one per sample
+        (n default its length; samples of one call, and of one board run, may differ in class). The board runs up
+        to its batch (Board.batch: B of a streamed-K build, else 1) samples per run; a sample's phases are
+        bit-identical whether it runs alone or in a batch. trajectory=True also returns the phases after every Euler
+        step (a chain of single-step runs per sample, bit-identical to one run) and their decoded images. Shapes and
+        units: see Samples. Raises ValueError for a bad class, a class list whose length is not n, n outside
+        1..MAX_SAMPLES or a seed outside 0..MAX_SEED (check_generate_args), BoardError for board failures and for a
+        closed session.
         """
         if self._closed:
             raise BoardError(f"this session on board {self.name} is closed: open a new one with host.open(...)")
         trajectory = check_flag("trajectory", trajectory)
         progress = check_flag("progress", progress, optional=True)
-        class_id = self.class_id(cls)
-        n, seed = check_generate_args(n, seed)
+        if isinstance(cls, (str, int, np.integer)):
+            n, seed = check_generate_args(1 if n is None else n, seed)
+            class_ids = [self.class_id(cls)] * n
+        else:
+            try:
+                wanted = list(cls)
+            except TypeError:
+                raise ValueError(f"cls must be a class name or index, or a sequence of them, got {cls!r}") from None
+            n, seed = check_generate_args(len(wanted) if n is None else n, seed)
+            if len(wanted) != n:
+                raise ValueError(f"{len(wanted)} classes for n={n} samples: give one class per sample")
+            class_ids = [self.class_id(c) for c in wanted]
         p = self.params
         phases0 = initial_phases(int(seed), int(n), p.n_total, p.spec)
-        finals, imgs, timings, ovf, trajs = [], [], [], [], []
-        rows = range(int(n))
+        finals, timings, ovf, trajs = [], [], [], []
+        names = list(dict.fromkeys(self.class_names[c] for c in class_ids))
         show = self.progress if progress is None else progress
-        if show and (n > 1 or trajectory):
-            rows = _tqdm(rows, desc=f"{self.name} {self.class_names[class_id]}", unit="img")
-        for i in rows:
-            res = (self.board.run_trajectory if trajectory else self.board.run)(class_id, phases0[i])
-            t0 = time.perf_counter()
-            imgs.append(self.decode(res.phases[None, :])[0])
-            timings.append(dict(res.timing, decode_s=time.perf_counter() - t0))
-            finals.append(res.phases)
-            ovf.append(bool(res.overflow))
+        bar = _tqdm(total=n, desc=f"{self.name} {'+'.join(names)}", unit="img") if show and (n > 1 or trajectory) \
+            else None
+        step = 1 if trajectory else max(1, self.board.batch)
+        for i in range(0, n, step):
+            ids = class_ids[i:i + step]
             if trajectory:
-                trajs.append(res.trajectory)
+                results = [self.board.run_trajectory(ids[0], phases0[i])]
+            else:
+                results = self.board.run_batch(ids, phases0[i:i + len(ids)])
+            for res in results:
+                timings.append(dict(res.timing))
+                finals.append(res.phases)
+                ovf.append(bool(res.overflow))
+                if trajectory:
+                    trajs.append(res.trajectory)
+            if bar is not None:
+                bar.update(len(results))
+        if bar is not None:
+            bar.close()
+        imgs = []
+        for row, t in zip(finals, timings):
+            t0 = time.perf_counter()
+            imgs.append(self.decode(row[None, :])[0])
+            t["decode_s"] = time.perf_counter() - t0
+        images = np.stack(imgs)
         keys = [k for k in timings[0] if all(isinstance(t.get(k), (int, float)) for t in timings)]
-        out = Samples(images=np.stack(imgs), phases=np.stack(finals).astype(np.int64), phases0=phases0,
+        uniform = len(set(class_ids)) == 1
+        out = Samples(images=images, phases=np.stack(finals).astype(np.int64), phases0=phases0,
                       timings={k: np.array([t[k] for t in timings], dtype=np.float64) for k in keys},
-                      overflow=np.array(ovf), class_id=class_id, class_name=self.class_names[class_id],
+                      overflow=np.array(ovf), class_id=class_ids[0] if uniform else -1, class_name="+".join(names),
                       seed=int(seed), board=self.name, n_main=p.n, phase_frac_bits=p.spec.phase_frac_bits,
-                      dt=float(self.image.dt), params=p.to_dict())
+                      dt=float(self.image.dt), params=p.to_dict(), class_ids=np.array(class_ids, dtype=np.int64))
         if trajectory:
             out.trajectory = np.stack(trajs).astype(np.int64)
             s = out.trajectory.shape
@@ -375,7 +405,7 @@ def summarize(timings: dict) -> str:
     return "\n".join([f"timing (median of {counted(n, 'sample')}):"] + parts)
 
 
-def _tqdm(it, **kw):
+def _tqdm(it=None, **kw):
     try:
         from tqdm.auto import tqdm
     except ImportError:  # a bare board image without tqdm: no bar

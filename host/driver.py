@@ -15,8 +15,9 @@ Register offsets and fields come from rtl.regs (never typed here). Load protocol
 Streamed-K builds (BUILD.K_IN_DDR): the model has no "k" load; K's planes (fixedpoint.layout.k_ddr_planes) are
 written into buffers from `allocate` (allocated before any transfer, so a pool too small fails first), flushed,
 and their bus addresses written to K_ADDR<q>; the core reads them itself on every Euler step. A batch build
-(BUILD.BATCH = B) runs B samples per request: a single request fills the batch with copies of its sample (a
-sample's phases do not depend on its batch) and reads back sample 0.
+(BUILD.BATCH = B) runs up to B samples per request (run_batch), each with its own class and initial phases; a
+request of k < B samples fills the rest of the batch with copies of its first sample (a sample's phases do not
+depend on its batch) and reads back the first k.
 """
 from __future__ import annotations
 
@@ -200,15 +201,30 @@ class CoreDriver:
         self._k_buffers = []
 
     def run(self, image: HardwareImage, class_id: int, phases0: np.ndarray, steps: int) -> tuple[np.ndarray, dict, bool]:
-        """One request; returns (phases int64, timing, overflow)."""
+        """One sample; returns (phases int64 (n_total,), timing, overflow)."""
+        phases, timing, overflow = self.run_batch(image, [class_id], np.asarray(phases0).reshape(1, -1), steps)
+        return phases[0], timing, overflow
+
+    def run_batch(self, image: HardwareImage, class_ids, phases0: np.ndarray,
+                  steps: int) -> tuple[np.ndarray, dict, bool]:
+        """One request of k <= B samples (class_ids (k,), phases0 (k, n_total)); returns (phases int64 (k, n_total),
+        timing of the run, the run's sticky overflow flag)."""
         if self.loaded_digest != image.digest():
             raise BoardError("the core holds another model image; load_model first")
         if not 0 <= steps < 1 << regs.BY_NAME["STEPS"].field("STEPS").width:
             raise ValueError(f"steps={steps} does not fit the STEPS register")
-        batch = self.params.batch  # a batch build runs B samples: fill it with copies of this one
-        req = request_streams(image, [int(class_id)] * batch, np.tile(np.asarray(phases0, dtype=np.int64), (batch, 1)))
+        batch = self.params.batch
+        phases0 = np.asarray(phases0, dtype=np.int64).reshape(-1, self.params.n_total)
+        ids = [int(c) for c in np.asarray(class_ids).reshape(-1)]
+        k = len(ids)
+        if not 1 <= k <= batch or phases0.shape[0] != k:
+            raise ValueError(f"a request holds 1..{batch} samples with one class each, got {k} classes for "
+                             f"{phases0.shape[0]} phase rows")
+        # the free places of the batch carry copies of the first sample (their results are not read)
+        ids_b = ids + [ids[0]] * (batch - k)
+        req = request_streams(image, ids_b, np.concatenate([phases0, np.repeat(phases0[:1], batch - k, axis=0)]))
         transfer = 0.0
-        key = (self.loaded_digest, int(class_id))
+        key = (self.loaded_digest, tuple(ids_b))
         if self.loaded_drive != key:  # the drive memory keeps its rows between runs: resend on a class change
             self.loaded_drive = None
             transfer += self.stream("drive", req["drive"])
@@ -232,7 +248,7 @@ class CoreDriver:
         self.dma.recvchannel.wait()
         words = np.array(buf, dtype=np.uint32, copy=True)
         transfer += time.perf_counter() - t1
-        phases = words_to_phases(words, self.params)[: self.params.n_total]  # sample 0
+        phases = words_to_phases(words, self.params).reshape(batch, self.params.n_total)[:k]
         if st & ST_AXI_ERROR:
             raise BoardError("the core's K reads from DDR failed (STATUS.AXI_ERROR): K_ADDR points outside DDR or "
                              "the buffers were freed; reload the model")

@@ -288,3 +288,34 @@ def test_api_limits_are_the_clis_and_checked_before_work(ckpt):
         host.open(None, ckpt)
     with pytest.raises(SystemExit):  # the CLI's seed check is the same number
         run.main(["--board", "golden", "--checkpoint", str(ckpt), "--class", "cat", "--seed", str(MAX_SEED + 1)])
+
+
+def test_generate_runs_batches_of_mixed_classes(ckpt):
+    """Issue 11 item 2 at the API: a batch build's board runs up to B samples per run, samples of one call (and one
+    run) may differ in class, and each sample's phases equal the same sample generated alone."""
+    from host.api import Session
+
+    base = board_params(host.api.checkpoint_config(ckpt)[1], lanes=8)
+    p3 = dataclasses.replace(base, batch=3, k_source="ddr", k_ports=2)
+    board = GoldenBoard(p3)
+    runs = []
+    real = board._run_batch
+    board._run_batch = lambda ids, ph, steps: runs.append(list(ids)) or real(ids, ph, steps)
+    with Session(board, ckpt, progress=False) as osc:
+        classes = ["cat", "dog", 8, "cat", "frog"]
+        s = osc.generate(classes, seed=2)
+        assert runs == [[3, 5, 8], [3, 6]]  # 5 samples in runs of at most B = 3, classes mixed within a run
+        assert s.class_ids.tolist() == [3, 5, 8, 3, 6] and s.class_id == -1 and s.class_name == "cat+dog+ship+frog"
+        assert s.phases.shape == (5, p3.n_total) and s.timings["samples_in_run"].tolist() == [3, 3, 3, 2, 2]
+        np.testing.assert_array_equal(s.phases0, initial_phases(2, 5, p3.n_total, p3.spec))
+        for i, c in enumerate(s.class_ids):
+            alone = GoldenBoard(p3)
+            alone.load_image(osc.image)
+            np.testing.assert_array_equal(s.phases[i], alone.run(int(c), s.phases0[i]).phases)
+        one = osc.generate("cat", seed=2)
+        np.testing.assert_array_equal(one.phases[0], s.phases[0])
+        assert one.class_id == 3 and one.class_name == "cat" and one.class_ids.tolist() == [3]
+        with pytest.raises(ValueError, match="2 classes for n=3"):
+            osc.generate(["cat", "dog"], n=3)
+        with pytest.raises(ValueError, match="unknown class|not a class|did you mean|volcano"):
+            osc.generate(["cat", "volcano"])

@@ -106,3 +106,30 @@ def test_a_core_for_another_model_names_the_build_the_model_needs(board, tmp_pat
     assert checkpoint_main(["import-un0", pt, str(ours)]) == 0
     with pytest.raises(BoardError, match=r"n=128, n_cond=1.*streamed-K build.*--k-source ddr --k-ports 2"):
         Session(board, ours, progress=False)
+
+
+def test_a_batch_of_mixed_classes_equals_its_samples_run_alone_and_golden(board):
+    """Issue 11 item 2 at the board interface: one run of the B=2 streamed build holds two samples of different
+    classes; each equals golden and the same sample run alone, bit for bit; a one-sample run of a batch build too."""
+    g = GoldenBoard()
+    image = random_image(PARAMS, seed=9, num_classes=1000, num_steps=10, k_scale=2.0)
+    board.load_image(image)
+    g.load_image(image)
+    assert board.batch == PARAMS.batch == 2 and g.batch == 2
+    p0 = initial_phases(11, 2, PARAMS.n_total, PARAMS.spec)
+    for ids in ((7, 998), (998, 7), (5, 5)):
+        rows = p0 if ids != (998, 7) else p0[::-1]
+        batch = board.run_batch(list(ids), rows)
+        ref = g.run_batch(list(ids), rows)
+        assert len(batch) == 2 and batch[0].timing["samples_in_run"] == 2
+        for i, c in enumerate(ids):
+            alone = board.run(c, rows[i])
+            assert np.array_equal(batch[i].phases, ref[i].phases), (ids, i)
+            assert np.array_equal(batch[i].phases, alone.phases), (ids, i)
+            assert np.array_equal(g.run(c, rows[i]).phases, ref[i].phases)
+    with pytest.raises(ValueError, match="holds 1..2 samples"):
+        board.run_batch([1, 2, 3], initial_phases(1, 3, PARAMS.n_total, PARAMS.spec))
+    with pytest.raises(ValueError, match="one class per sample"):
+        board.run_batch([1], p0)
+    with pytest.raises(ValueError, match="outside 0..999"):
+        board.run_batch([1, 1000], p0)

@@ -104,28 +104,52 @@ class Board(ABC):
                 "(model.hardware_image.image_from_checkpoint(path, params=board.params)) or build a matching core")
 
     # ---- requests -------------------------------------------------------------------------------
+    @property
+    def batch(self) -> int:
+        """Most samples one run holds: the core build's batch B (HardwareParams.batch; 1 for on-chip-K builds and for
+        boards that run one sample at a time). run_batch takes up to this many."""
+        p = self.params if self.params is not None else (self._image.params if self._image is not None else None)
+        return 1 if p is None else p.batch
+
     def run(self, class_id: int, phases0: np.ndarray, steps: int | None = None) -> RunResult:
         """Integrate one sample from phases0 for `steps` (default: the image's num_steps)."""
+        return self.run_batch([class_id], np.asarray(phases0).reshape(1, -1), steps)[0]
+
+    def run_batch(self, class_ids, phases0: np.ndarray, steps: int | None = None) -> list[RunResult]:
+        """Integrate k samples in one run of the core, 1 <= k <= self.batch: sample i from phases0[i] ((k, n_total)
+        phase words) with class class_ids[i] (samples may differ in class). A sample's phases are bit-identical
+        whether it runs alone or in a batch (the core computes every sample of a batch independently; tests check it
+        on golden and sim). Returns one RunResult per sample; its timing is the whole run's (key samples_in_run = k),
+        and on boards that only see a run-wide overflow flag (the FPGA's sticky STATUS.OVERFLOW) `overflow` is that
+        flag. Raises ValueError for bad classes, phase words, sample counts or steps; BoardError from the board."""
         if self._image is None:
             raise BoardError(f"{self.name}: no model image loaded; call load_image first")
         img = self._image
-        phases0 = np.asarray(phases0, dtype=np.int64).reshape(-1)
         p = img.params
-        if phases0.shape != (p.n_total,):
-            raise ValueError(f"initial phases must hold n + n_cond = {p.n_total} words, got {phases0.shape}")
+        phases0 = np.asarray(phases0, dtype=np.int64)
+        if phases0.ndim != 2 or phases0.shape[1] != p.n_total:
+            raise ValueError(f"initial phases must be (samples, n + n_cond = {p.n_total}) words, got {phases0.shape}")
+        if not 1 <= phases0.shape[0] <= self.batch:
+            raise ValueError(f"a run of the {self.name} core holds 1..{self.batch} samples, got {phases0.shape[0]}")
         lim = 1 << (p.spec.phase_bits - 1)
         if phases0.size and (phases0.min() < -lim or phases0.max() >= lim):
             raise ValueError(f"initial phases must be signed {p.spec.phase_bits}-bit words")
-        class_id = int(class_id)
-        if not 0 <= class_id < img.num_classes:
-            raise ValueError(f"class id {class_id} outside 0..{img.num_classes - 1}")
+        ids = [int(c) for c in np.asarray(class_ids).reshape(-1)]
+        if len(ids) != phases0.shape[0]:
+            raise ValueError(f"{len(ids)} class ids for {phases0.shape[0]} samples: give one class per sample")
+        for c in ids:
+            if not 0 <= c < img.num_classes:
+                raise ValueError(f"class id {c} outside 0..{img.num_classes - 1}")
         steps = img.num_steps if steps is None else int(steps)
         if steps < 0:
             raise ValueError(f"steps must be >= 0, got {steps}")
         t0 = time.perf_counter()
-        res = self._run(class_id, phases0, steps)
-        res.timing.setdefault("total_s", time.perf_counter() - t0)
-        return res
+        results = self._run_batch(ids, phases0, steps)
+        total = time.perf_counter() - t0
+        for r in results:
+            r.timing.setdefault("total_s", total)
+            r.timing.setdefault("samples_in_run", len(ids))
+        return results
 
     def run_trajectory(self, class_id: int, phases0: np.ndarray, steps: int | None = None) -> RunResult:
         """Phases after every Euler step: a chain of single-step runs, each read back.
@@ -157,6 +181,11 @@ class Board(ABC):
 
     @abstractmethod
     def _run(self, class_id: int, phases0: np.ndarray, steps: int) -> RunResult: ...
+
+    def _run_batch(self, class_ids: list[int], phases0: np.ndarray, steps: int) -> list[RunResult]:
+        """k checked samples ((k, n_total) int64) -> k results. Boards that run one sample at a time (batch 1) keep
+        this default; batch builds override it to run them together."""
+        return [self._run(c, row, steps) for c, row in zip(class_ids, phases0)]
 
     def close(self) -> None:
         """Release the board (processes, links, buffers). Idempotent."""

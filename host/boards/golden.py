@@ -29,3 +29,10 @@ class GoldenBoard(Board):
         res = self._model.run(np.array([class_id]), phases0[None, :], steps=steps)
         dt = time.perf_counter() - t0
         return RunResult(res.phases[0].copy(), {"transfer_s": 0.0, "compute_s": dt}, bool(res.overflow[0]))
+
+    def _run_batch(self, class_ids, phases0, steps):
+        t0 = time.perf_counter()
+        res = self._model.run(np.asarray(class_ids), phases0, steps=steps)
+        dt = time.perf_counter() - t0
+        return [RunResult(res.phases[i].copy(), {"transfer_s": 0.0, "compute_s": dt}, bool(res.overflow[i]))
+                for i in range(len(class_ids))]

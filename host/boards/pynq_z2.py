@@ -61,8 +61,12 @@ class OverlayBoard(Board):
         self.last_load_s = self.driver.load_model(image)
 
     def _run(self, class_id: int, phases0: np.ndarray, steps: int) -> RunResult:
-        phases, timing, overflow = self.driver.run(self._image, class_id, phases0, steps)
-        return RunResult(phases, timing, overflow)
+        return self._run_batch([class_id], phases0[None, :], steps)[0]
+
+    def _run_batch(self, class_ids, phases0, steps):
+        """One run of the core for up to B samples (CoreDriver.run_batch); the overflow flag is the run's."""
+        phases, timing, overflow = self.driver.run_batch(self._image, class_ids, phases0, steps)
+        return [RunResult(row, dict(timing), overflow) for row in phases]
 
     def close(self) -> None:
         self.driver.close()

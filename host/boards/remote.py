@@ -347,6 +347,12 @@ class RemoteBoard(Board):
     def _digest_for_run(self):
         return self._digest if self._digest is not None else self._image.digest()
 
+    @property
+    def batch(self) -> int:
+        """One sample per RUN message (the protocol carries one phase vector; a batch build on the agent's side
+        fills its batch with copies): run_batch on a remote board takes one sample."""
+        return 1
+
     def _run(self, class_id: int, phases0: np.ndarray, steps: int) -> RunResult:
         return self._remote_run(class_id, phases0, steps, False)
 

@@ -36,13 +36,15 @@ class SimBoard(OverlayBoard):
             self._close_client()
             raise
 
-    def _run(self, class_id, phases0, steps):
+    def _run_batch(self, class_ids, phases0, steps):
         t0 = time.perf_counter()
         cpu0 = self.device.stats["sim_cpu_s"]
-        res = super()._run(class_id, phases0, steps)
-        res.timing["sim_wall_s"] = time.perf_counter() - t0
-        res.timing["sim_cpu_s"] = self.device.stats["sim_cpu_s"] - cpu0
-        return res
+        results = super()._run_batch(class_ids, phases0, steps)
+        wall, cpu = time.perf_counter() - t0, self.device.stats["sim_cpu_s"] - cpu0
+        for res in results:
+            res.timing["sim_wall_s"] = wall
+            res.timing["sim_cpu_s"] = cpu
+        return results
 
     def _close_client(self):
         try:

@@ -70,6 +70,11 @@ class _Channel:
         self.pending = None  # S2MM: (address, nbytes) armed, not yet pulled
 
 
+#: pynq.allocate hands out whole pages of the contiguous pool (the kernel's dma_alloc_coherent / CMA allocate in
+#: pages), so every buffer address is 4096-byte aligned; the streamed-K driver relies on 128-byte alignment.
+PAGE_BYTES = 4096
+
+
 class SimDevice(Device):
     """pynq Device for a SimClient (any object with read_reg/write_reg/stream_in/stream_out/wait_irq)."""
 
@@ -109,8 +114,8 @@ class SimDevice(Device):
     # ---- memory ---------------------------------------------------------------------------------------
     def allocate(self, shape, dtype, **kwargs):
         nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
-        addr = self._next
-        self._next += (max(nbytes, 1) + 63) // 64 * 64
+        addr = self._next  # page-aligned, as pynq.allocate's contiguous (CMA) buffers are on the board
+        self._next += (max(nbytes, 1) + PAGE_BYTES - 1) // PAGE_BYTES * PAGE_BYTES
         buf = PynqBuffer(shape, dtype, device=self, device_address=addr, bo=None, coherent=True)
         self._allocs[addr] = (weakref.ref(buf), nbytes)
         return buf
