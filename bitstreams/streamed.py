@@ -61,12 +61,16 @@ class Budget:
 
 
 def budget(p: HardwareParams) -> Budget:
-    """On-chip memory of a streamed-K build (K itself is in DDR): phase, double-buffered trig, gain and omega in
-    block RAM, one 128-beat FIFO per K port, drive banks in LUT RAM, B accumulator pairs and B row feeders per
-    lane in flip-flops."""
+    """On-chip memory of a streamed-K build (K itself is in DDR), memory by memory as rtl/core.py builds it: phase
+    (B·nt words) in block RAM; trig as two buffers of B·nt (sin, cos) words, each with one read/write port and one
+    read port, so each maps to one true-dual-port block RAM (a single memory read by the MAC broadcast and by the
+    post-processor would be built once per read port: yosys synthesized the n6656 B 3 build to 112.5 BRAM36 that
+    way, 40 more than this budget counted); gain and omega (nt words) in block RAM; one 128-beat FIFO per K port;
+    drive banks in LUT RAM; B accumulator pairs and B row feeders per lane in flip-flops. Block RAM is counted as the
+    fewest RAMB18E1 over the 7-series aspect ratios (power_model.bram18_for), a lower bound of what a tool packs."""
     s = p.spec
     nt, BN = p.n_total, p.state_words
-    r18 = (bram18_for(BN, s.phase_bits) + bram18_for(2 * BN, 2 * s.trig_bits) + bram18_for(nt, s.gain_bits)
+    r18 = (bram18_for(BN, s.phase_bits) + 2 * bram18_for(BN, 2 * s.trig_bits) + bram18_for(nt, s.gain_bits)
            + bram18_for(nt, BUS_BITS) + p.k_ports * bram18_for(128, AXI_DATA_BITS))
     ffs = 4 * p.batch * p.lanes * p.acc_bits
     lutram = p.lanes * math.ceil(p.drive_bank_depth / 64) * s.drive_bits

@@ -105,9 +105,13 @@ class OscillatorCore(wiring.Component):
         gain_mem = memory.Memory(shape=unsigned(s.gain_bits), depth=nt, init=[])
         omega_mem = memory.Memory(shape=signed(BUS_BITS), depth=nt, init=[])
         phase_mem = memory.Memory(shape=signed(P), depth=BN, init=[])  # [b*nt + i]
-        trig_mem = memory.Memory(shape=unsigned(2 * S), depth=2 * BN, init=[])  # [buf*B*nt + b*nt + i] = Cat(sin, cos)
+        # Trig, double-buffered: trig_buf[h][b*nt + i] = Cat(sin, cos). Each buffer is its own memory with a read/write
+        # port A (the post-processor's own-trig read while current, the CORDIC's write while next: one address, so
+        # block RAM maps it to one true-dual-port port) and a read port B (the MAC broadcast). One memory of 2·B·nt
+        # words with three ports would be built twice over (one copy per read port).
+        trig_buf = [memory.Memory(shape=unsigned(2 * S), depth=BN, init=[]) for _ in range(2)]
         m.submodules.gain_mem, m.submodules.omega_mem = gain_mem, omega_mem
-        m.submodules.phase_mem, m.submodules.trig_mem = phase_mem, trig_mem
+        m.submodules.phase_mem, m.submodules.trig_buf0, m.submodules.trig_buf1 = phase_mem, *trig_buf
 
         k_rd = [b.read_port() for b in kbanks]
         k_wr = [b.write_port() for b in kbanks]
@@ -116,7 +120,9 @@ class OscillatorCore(wiring.Component):
         gain_rd, gain_wr = gain_mem.read_port(), gain_mem.write_port()
         omega_rd, omega_wr = omega_mem.read_port(), omega_mem.write_port()
         phase_rd, phase_wr = phase_mem.read_port(), phase_mem.write_port()
-        trig_mac_rd, trig_post_rd, trig_wr = trig_mem.read_port(), trig_mem.read_port(), trig_mem.write_port()
+        trig_a_rd = [t.read_port() for t in trig_buf]
+        trig_a_wr = [t.write_port() for t in trig_buf]
+        trig_b_rd = [t.read_port() for t in trig_buf]
 
         # ------------------------------------------------------------------ registers
         ctrl_start, ctrl_abort, ctrl_readback, ctrl_clear = Signal(), Signal(), Signal(), Signal()
@@ -264,7 +270,13 @@ class OscillatorCore(wiring.Component):
         ]
 
         # ------------------------------------------------------------------ control FSM state
-        cur = Signal()  # which half of trig_mem holds the trig of the current (old) phases
+        cur = Signal()  # which trig buffer holds the trig of the current (old) phases
+        cur_rd = Signal()  # cur when the trig read data now presented was addressed (one clock of read latency)
+        m.d.sync += cur_rd.eq(cur)
+        trig_mac = Signal(2 * S)
+        trig_own = Signal(2 * S)
+        m.d.comb += [trig_mac.eq(Mux(cur_rd, trig_b_rd[1].data, trig_b_rd[0].data)),
+                     trig_own.eq(Mux(cur_rd, trig_a_rd[1].data, trig_a_rd[0].data))]
         flush = Signal()  # abort: clear every pipeline valid bit
         m.d.comb += flush.eq(ctrl_abort)
         steps_done = Signal(16)
@@ -290,7 +302,7 @@ class OscillatorCore(wiring.Component):
             seq_first.eq(Mux(seq_cond, seq_j == n, seq_j == 0)),
             seq_last.eq(seq_j == nt - 1),
             seq_lastb.eq(seq_b == B - 1),
-            trig_mac_rd.addr.eq(Mux(cur, BN, 0) + t_off + seq_j),
+            trig_b_rd[0].addr.eq(t_off + seq_j), trig_b_rd[1].addr.eq(t_off + seq_j),
         ]
         if streamed:
             at_col = Signal()
@@ -333,8 +345,8 @@ class OscillatorCore(wiring.Component):
         m.d.sync += [v1.eq(seq_active & ~stall & ~flush), first1.eq(seq_first), last1.eq(seq_last),
                      usek1.eq(seq_usek), cond1.eq(seq_cond), g1.eq(seq_g), b1.eq(seq_b)]
         m.d.sync += [v2.eq(v1 & ~flush), first2.eq(first1), last2.eq(last1), cond2.eq(cond1), g2.eq(g1), b2.eq(b1)]
-        trig_s = trig_mac_rd.data[:S].as_signed()
-        trig_c = trig_mac_rd.data[S:].as_signed()
+        trig_s = trig_mac[:S].as_signed()
+        trig_c = trig_mac[S:].as_signed()
         wbits = max(s.coupling_bits, s.drive_bits)
         acc_w = p.acc_bits
         kcol = self._k_stream(m, p, busy, seq_start, flush, col_valid, col_pop, k_addr, axi_error, ctrl_clear) \
@@ -391,8 +403,7 @@ class OscillatorCore(wiring.Component):
 
         # ------------------------------------------------------------------ post-processor
         # Q0: issue reads for row i.
-        m.d.comb += [gain_rd.addr.eq(post_row), omega_rd.addr.eq(post_row),
-                     trig_post_rd.addr.eq(Mux(cur, BN, 0) + post_idx)]
+        m.d.comb += [gain_rd.addr.eq(post_row), omega_rd.addr.eq(post_row)]
         rb_addr = Signal(idx_w)
         m.d.comb += phase_rd.addr.eq(Mux(rb_busy, rb_addr, post_idx))
 
@@ -405,8 +416,8 @@ class OscillatorCore(wiring.Component):
         q1row, q1init = pipe("q1row", idx_w, post_idx), pipe("q1init", 1, post_init)
         q1s, q1c = pipe("q1s", signed(acc_w), post_s), pipe("q1c", signed(acc_w), post_c)
         # Q1: memory data valid; the two products of the sin/cos identity.
-        own_s = trig_post_rd.data[:S].as_signed()
-        own_c = trig_post_rd.data[S:].as_signed()
+        own_s = trig_own[:S].as_signed()
+        own_c = trig_own[S:].as_signed()
         q2v = pipe("q2v", 1, q1v, True)
         q2row, q2init = pipe("q2row", idx_w, q1row), pipe("q2init", 1, q1init)
         q2a = pipe("q2a", signed(acc_w + S), own_c * q1s)
@@ -448,9 +459,12 @@ class OscillatorCore(wiring.Component):
             m.d.sync += overflow.eq(1)
         cordic = CordicPipeline(s, tag_bits=idx_w)
         m.submodules.cordic = cordic
-        m.d.comb += [cordic.in_valid.eq(q6v), cordic.in_phase.eq(q6ph), cordic.in_tag.eq(q6row), cordic.flush.eq(flush),
-                     trig_wr.en.eq(cordic.out_valid & busy), trig_wr.addr.eq(Mux(cur, 0, BN) + cordic.out_tag),
-                     trig_wr.data.eq(Cat(cordic.out_sin, cordic.out_cos))]
+        m.d.comb += [cordic.in_valid.eq(q6v), cordic.in_phase.eq(q6ph), cordic.in_tag.eq(q6row), cordic.flush.eq(flush)]
+        for h in range(2):  # port A of buffer h: own-trig read while current, CORDIC write while next
+            m.d.comb += [trig_a_rd[h].addr.eq(Mux(cur == h, post_idx, cordic.out_tag)),
+                         trig_a_wr[h].addr.eq(trig_a_rd[h].addr),
+                         trig_a_wr[h].en.eq(Mux(cur != h, cordic.out_valid & busy, 0)),
+                         trig_a_wr[h].data.eq(Cat(cordic.out_sin, cordic.out_cos))]
 
         # Anything still in flight (the step ends when this drops).
         inflight = Signal()

@@ -136,17 +136,21 @@ def section(params: HardwareParams, cells: dict, seconds: float, heading: str = 
         lines += ["", f"{sub} On-chip memories of the streamed-K build (they scale with B·n; K itself is in DDR)", "",
                   "| memory | depth x width | where |", "|---|---|---|",
                   f"| phases, B·(n+M) | {BN} x {s.phase_bits} | block RAM |",
-                  f"| trig (sin, cos), double-buffered | {2 * BN} x {2 * s.trig_bits} | block RAM |",
+                  f"| trig (sin, cos), two buffers (current, next) | 2 x {BN} x {2 * s.trig_bits} | block RAM, one "
+                  "true-dual-port memory each |",
                   f"| gain, n+M | {nt} x {s.gain_bits} | block RAM |",
                   f"| omega increments, n+M | {nt} x {BUS_BITS} | block RAM |",
                   f"| K read FIFOs, one per port | {params.k_ports} x 128 x {params.k_beat_bits // params.k_ports} | "
                   "block RAM (n-independent) |",
                   f"| drive banks, one per lane | {params.lanes} x {params.drive_bank_depth} x {s.drive_bits} | LUT RAM |",
                   f"| accumulators (sin, cos) and row feeders | 4·B·L x {params.acc_bits} bit | flip-flops |", "",
-                  "The block RAM above is Yosys's mapping, which rounds each deep memory up to whole RAMB36 "
-                  "depths at narrow widths; bitstreams.streamed.budget counts the fewest RAMB18E1 over the 7-series "
-                  "aspect ratios (UG473), a lower bound, and sizes the batch with it. docs/roadmap.md §4 lists that "
-                  "budget for every streamed configuration next to these counts; a Vivado run decides between them."]
+                  "Each trig buffer has one read/write port (the post-processor's own-trig read while it is current, "
+                  "the CORDIC's write while it is next) and one read port (the MAC broadcast). Until issue 11 the trig "
+                  "was one memory of 2·B·(n+M) words with two read ports, which yosys (and Vivado) build once per "
+                  "read port: 112.5 BRAM36 at n6656 B 3 against the 72 the budget counted. "
+                  "bitstreams.streamed.budget counts the fewest RAMB18E1 of each of these memories over the 7-series "
+                  "aspect ratios (UG473) and sizes the batch with it; docs/roadmap.md §4 lists that budget for every "
+                  "streamed configuration next to these counts; a Vivado run decides the final packing."]
     return lines + [""]
 
 

@@ -44,3 +44,46 @@ def test_bitstream_check_names_the_variant_difference():
     need = streamed.pynq_z2_build(6656, 1, "imagenet64")
     diffs = param_differences(PYNQ_Z2, need)
     assert "k_source: built bram, needed ddr" in diffs and any(d.startswith("batch:") for d in diffs)
+
+
+def _block_ram_memories(elaboratable, path=""):
+    """(path, Memory) of every amaranth.lib.memory.Memory the core elaborates, but LUT-RAM ones (ram_style)."""
+    from amaranth.lib import memory
+
+    if isinstance(elaboratable, memory.Memory):
+        if elaboratable.attrs.get("ram_style") != "distributed":
+            yield path, elaboratable
+        return
+    m = elaboratable.elaborate(None)
+    while not hasattr(m, "_named_submodules") and hasattr(m, "elaborate"):
+        m = m.elaborate(None)
+    subs = list(getattr(m, "_named_submodules", {}).items()) + [("?", s) for s in getattr(m, "_anon_submodules", [])]
+    for name, sub in subs:
+        yield from _block_ram_memories(sub[0] if isinstance(sub, tuple) else sub, f"{path}/{name}")
+
+
+@pytest.mark.parametrize("n,batch", [(256, 2), (320, 3)])
+def test_budget_counts_every_block_ram_memory_of_the_rtl_once(n, batch):
+    """Issue 11: the analytic budget said 72 BRAM36 for n6656 B 3 where yosys found 112.5, because the RTL's trig
+    memory had two read ports and was built twice. The trig buffers are now two memories with one read/write and one
+    read port each; the budget must count exactly the block-RAM memories the core elaborates (each once)."""
+    from amaranth.hdl import Shape
+
+    from bitstreams.power_model import bram18_for
+    from rtl.core import OscillatorCore
+
+    p = HardwareParams(n, 1, 64, FORMATS["pynq-z2-n1024"], batch=batch, k_source="ddr", k_ports=2)
+    mems = dict(_block_ram_memories(OscillatorCore(p)))
+    assert {"/trig_buf0", "/trig_buf1", "/phase_mem", "/gain_mem", "/omega_mem"} <= set(mems)
+    assert all(len(mems[f"/trig_buf{h}"].read_ports) == 2 and len(mems[f"/trig_buf{h}"].write_ports) == 1
+               and mems[f"/trig_buf{h}"].depth == p.state_words for h in (0, 1))
+    r18 = sum(bram18_for(mem.depth, Shape.cast(mem.shape).width) for mem in mems.values())
+    assert streamed.budget(p).bram36 == r18 / 2
+
+
+def test_plans_fit_with_the_corrected_budget():
+    # the budget the yosys run of docs/resources.md confirms: n6656 B 3 in 72.5 BRAM36, n16384 B 2 in 124.5 (of 136)
+    r = streamed.plan(6656, 1, FORMATS["pynq-z2-n1024"])
+    assert (r["params"].batch, r["budget"].bram36) == (3, 72.5)
+    r = streamed.plan(16384, 1, FORMATS["pynq-z2-n1024"])
+    assert (r["params"].batch, r["budget"].bram36) == (2, 124.5) and r["images_per_s"] >= 2
