@@ -134,6 +134,9 @@ def main(argv=None) -> int:
     ap.add_argument("--steps", type=cli.int_range(1, 1000), default=2, help="Euler steps per simulated run")
     ap.add_argument("--samples", type=cli.int_range(1, 1000), default=2, help="simulated runs per build")
     ap.add_argument("--out", default=str(RESULTS / "streamed"), help="result path without suffix (.json and .md)")
+    ap.add_argument("--reuse-sim", action="store_true",
+                    help="keep the simulated rows (and machine line) of the existing --out JSON and recompute only the "
+                         "modelled table (after a change to bitstreams.streamed's plan; no simulation)")
     a = ap.parse_args(argv)
     if Path(a.out).suffix.lower() not in ("", ".md", ".json"):
         ap.error(f"--out {a.out!r}: give the results' path without a suffix (it writes STEM.md and STEM.json)")
@@ -153,6 +156,17 @@ def main(argv=None) -> int:
     res = {"machine": machine_description("Verilator 5.48 + cocotb 2.1 + cocotbext-axi"), "ports": a.ports,
            "port_beats_per_cycle": streamed.port_beats_per_cycle(a.ports), "simulated": [],
            "model": model_table(10, a.ports)}
+    if a.reuse_sim:
+        if "--sim" in (argv if argv is not None else sys.argv[1:]):
+            ap.error("--reuse-sim keeps the recorded simulations: drop --sim")
+        try:
+            old = json.loads(Path(a.out).with_suffix(".json").read_text())
+            if not isinstance(old.get("simulated"), list) or old.get("ports") != a.ports:
+                raise ValueError(f"no simulated rows for {a.ports} ports")
+        except (OSError, ValueError, AttributeError) as e:
+            ap.error(f"--reuse-sim: cannot reuse {Path(a.out).with_suffix('.json')} ({e}); run the simulations")
+        res.update(machine=old["machine"], simulated=old["simulated"])
+        builds = []
     t0 = time.time()
     for n, b, steps, runs in tqdm(builds, desc="simulated builds", unit="build"):
         tqdm.write(f"[{time.time() - t0:6.0f} s] simulating n={n} B={b}: {runs} run(s) of {steps} Euler steps "

@@ -148,6 +148,12 @@ WRONG_EXTENSIONS = [
     ("benchmarks.bench_streamed", ["--sim", "none", "--out", "out/s.png"], "without a suffix"),
     ("benchmarks.bench_streamed", ["--sim", "none", "--steps", "-3"], "--steps"),
     ("benchmarks.bench_streamed", ["--sim", "none", "--samples", "0"], "--samples"),
+    ("benchmarks.bench_streamed", ["--sim", "256:1:0"], "--sim"),
+    ("benchmarks.bench_streamed", ["--sim", "256:1:2:3:4"], "--sim"),
+    ("benchmarks.bench_streamed", ["--reuse-sim", "--sim", "256:1"], "drop --sim"),
+    ("benchmarks.bench_streamed", ["--reuse-sim", "--out", "{dir}/none"], "--reuse-sim"),
+    ("bitstreams.build", ["--config", "pynq-z2", "--batch", "2"], "--batch needs --k-source ddr"),
+    ("bitstreams.build", ["--config", "pynq-z2", "--model", "imagenet64-n9999"], "--model"),
     ("benchmarks.bench_training", ["--out", "t.txt"], "--out"),
     ("sim.mutate", ["--out", "m.txt"], "--out"),
 ]
