@@ -2,12 +2,12 @@
 
     python benchmarks/bench_sim_speed.py [--images 5] [--class-id 3] [--cold-build] [--out benchmarks/results/sim_speed.md]
 
-Opens two sim boards on the PYNQ-Z2 core build (fixedpoint.spec.PYNQ_Z2; the trained checkpoints/cifar10-n1024
-model when present, else a random init): "all signals", the model as cocotb's runner builds it by default
-(--public-flat-rw: every internal signal visible to VPI), and "ports only", the sim board's build (sim/env.py:
-only the top-level ports are public). Both load the same model image, then run the same requests (class, seed)
-image by image, the two boards alternating (and which goes first alternating), so that load from other
-processes falls on both alike. Per image: seeded phases -> board (phases in, 10 Euler steps, readback) ->
+Opens three sim boards on the PYNQ-Z2 core build (fixedpoint.spec.PYNQ_Z2; the trained checkpoints/cifar10-n1024
+model when present, else a random init): the model as cocotb's runner builds it by default (--public-flat-rw: every
+internal signal visible to VPI; clk toggled by a cocotb Clock), the same with only the top-level ports public, and
+the sim board's build (sim/env.py: ports only, and the clock runs inside the model). All load the same model image,
+then run the same requests (class, seed) image by image, the boards taking turns (the order reversed every other
+image), so that load from other processes falls on all alike. Per image: seeded phases -> board (phases in, 10 Euler steps, readback) ->
 decoder, timed end to end through host.api.Session, as `python -m host.run --board sim` does. Every image's
 phases are checked bit for bit against the golden board. Reported: medians of wall time and of the simulator's
 own CPU time (load-independent), their ratio old/new, the start (build or reuse + launch) and model load of
@@ -33,16 +33,19 @@ from host.api import Session  # noqa: E402
 from host.boards.golden import GoldenBoard  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-#: (label, SimClient all_signals): the build cocotb's runner makes by default, then the sim board's
-VARIANTS = (("all signals (cocotb default)", True), ("ports only (sim board)", False))
+#: (label, SimClient all_signals, own_clock): the build cocotb's runner makes by default, then each change of the
+#: sim board's build (last: the sim board's own)
+VARIANTS = (("all signals, cocotb clock (cocotb's default)", True, False),
+            ("ports only, cocotb clock", False, False),
+            ("ports only, clock in the model (sim board)", False, True))
 
 
-def _open(params, all_signals: bool):
+def _open(params, all_signals: bool, own_clock: bool):
     from host.boards.sim import SimBoard
     from sim.client import SimClient
 
     t0 = time.perf_counter()
-    board = SimBoard(params, client=SimClient(params, all_signals=all_signals))
+    board = SimBoard(params, client=SimClient(params, all_signals=all_signals, own_clock=own_clock))
     return board, time.perf_counter() - t0
 
 
@@ -57,19 +60,20 @@ def cold_builds(params) -> list[tuple[str, float, float]]:
     saved = os.environ.get("CCACHE_DIR")
     out = []
     with tempfile.TemporaryDirectory(prefix="bench-sim-speed-") as tmp:
-        steps = [("all signals, cold (empty ccache)", "a", "cc-a", True),
-                 ("ports only, cold (empty ccache)", "b", "cc-b", False),
-                 ("ports only, new directory, ccache warm", "c", "cc-b", False),
-                 ("ports only, reused (stamp matches)", "c", "cc-b", False)]
+        steps = [("cocotb's default (all signals, cocotb clock), cold (empty ccache)", "a", "cc-a", True, False),
+                 ("sim board (ports only, clock in the model), cold (empty ccache)", "b", "cc-b", False, True),
+                 ("sim board, new directory, ccache warm", "c", "cc-b", False, True),
+                 ("sim board, reused (stamp matches)", "c", "cc-b", False, True)]
         try:
-            for label, root, cache, all_signals in steps:
+            for label, root, cache, all_signals, own_clock in steps:
                 os.environ["CCACHE_DIR"] = str(Path(tmp) / cache)
                 t0 = time.perf_counter()
-                bdir = variant_dir("verilator", params, root=Path(tmp) / root, all_signals=all_signals)
+                bdir = variant_dir("verilator", params, root=Path(tmp) / root, all_signals=all_signals,
+                                   own_clock=own_clock)
                 bdir.mkdir(parents=True, exist_ok=True)
                 ensure_verilog(params, bdir)
                 t1 = time.perf_counter()
-                build("verilator", params, root=Path(tmp) / root, all_signals=all_signals)
+                build("verilator", params, root=Path(tmp) / root, all_signals=all_signals, own_clock=own_clock)
                 out.append((label, t1 - t0, time.perf_counter() - t1))
                 print(f"build {label}: Verilog {out[-1][1]:.1f} s, Verilator + C++ {out[-1][2]:.1f} s", flush=True)
         finally:
@@ -98,8 +102,8 @@ def main(argv=None) -> int:
     golden = Session(GoldenBoard(), ckpt, params=params, progress=False)
     boards, sessions, starts, loads = [], [], [], []
     try:
-        for label, all_signals in VARIANTS:
-            board, start_s = _open(params, all_signals)
+        for label, all_signals, own_clock in VARIANTS:
+            board, start_s = _open(params, all_signals, own_clock)
             boards.append(board)
             t0 = time.perf_counter()
             sessions.append(Session(board, ckpt, params=params, progress=False))  # quantizes and loads the model
@@ -131,14 +135,14 @@ def main(argv=None) -> int:
     uptime_after = os.getloadavg()
     med = statistics.median
     rows = []
-    for v, (label, _) in enumerate(VARIANTS):
+    for v, (label, _, _) in enumerate(VARIANTS):
         both = [a + b for a, b in zip(cpus[v], host_cpus[v])]
         rows.append(f"| {label} | {med(walls[v]):.3f} | {med(cpus[v]):.3f} | {med(host_cpus[v]):.3f} | {med(both):.3f} | "
                     f"{med(p['transfer_s'] for p in parts[v]):.3f} | {med(p['wait_s'] for p in parts[v]):.3f} | "
                     f"{med(p['decode_s'] for p in parts[v]):.4f} | {starts[v]:.1f} | {loads[v]:.2f} |")
-    ratio_wall = med(walls[0]) / med(walls[1])
-    ratio_cpu = med(cpus[0]) / med(cpus[1])
-    per_image = [a / b for a, b in zip(walls[0], walls[1])]
+    last = len(VARIANTS) - 1
+    ratios = [(VARIANTS[v][0], med(walls[v]) / med(walls[last]), med(cpus[v]) / med(cpus[last]),
+               [a / b for a, b in zip(walls[v], walls[last])]) for v in range(last)]
     lines = [
         "# Sim board: wall time per cifar10-n1024 image, Verilator build options before/after",
         "",
@@ -152,7 +156,7 @@ def main(argv=None) -> int:
         f"`pynq-z2-n1024`), model: {kind} cifar10-n{params.n}. One image = seeded phases -> sim board (phases in, "
         "10 Euler steps, readback through the pynq DMA/MMIO path) -> decoder, as `python -m host.run --board sim` "
         f"runs it; class {args.class_id} for every image (the drive rows stay loaded). Medians over {args.images} "
-        "images, the two boards alternating image by image. 'sim CPU' is the simulator process's CPU time per image, "
+        "images, the boards taking turns image by image. 'sim CPU' is the simulator process's CPU time per image, "
         "'host CPU' this process's (both load-independent; the two processes take turns, so their sum is what the "
         "image takes on a quiet machine); 'transfer' the DMA streams, 'wait' START to done. 'start' opens the board "
         "(build or "
@@ -163,9 +167,9 @@ def main(argv=None) -> int:
         "|---|---|---|---|---|---|---|---|---|---|",
         *rows,
         "",
-        f"Ratio old/new, medians: wall {ratio_wall:.2f}x, simulator CPU {ratio_cpu:.2f}x "
-        f"(per image, wall: {', '.join(f'{r:.2f}' for r in per_image)}).",
-        f"Phases bit-identical to the golden board on every image of both builds: {'yes' if exact else 'NO'}.",
+        *(f"Ratio '{label}' / sim board, medians: wall {rw:.2f}x, simulator CPU {rc:.2f}x "
+          f"(per image, wall: {', '.join(f'{r:.2f}' for r in per)})." for label, rw, rc, per in ratios),
+        f"Phases bit-identical to the golden board on every image of every build: {'yes' if exact else 'NO'}.",
         "",
     ]
     if builds:

@@ -12,7 +12,7 @@ from cocotbext.axi.constants import AxiResp
 from fixedpoint.layout import LOAD_TARGETS
 from rtl import regs
 
-CLOCK_NS = 10
+from .env import CLOCK_NS  # noqa: E402,F401  (one definition, also used by the clocked wrapper)
 
 
 class CoreDriver:

@@ -74,7 +74,7 @@ def exit_cleanly_on_termination() -> None:
 class SimClient:
     def __init__(self, params: HardwareParams, simulator: str = "verilator", waves: bool = False,
                  build_dir: str | os.PathLike | None = None, start_timeout_s: float = 1800.0,
-                 all_signals: bool = False):
+                 all_signals: bool = False, own_clock: bool = True):
         if simulator not in ("verilator", "icarus"):
             raise ValueError(f"simulator must be 'verilator' or 'icarus', got {simulator!r}")
         self.params = params
@@ -95,7 +95,8 @@ class SimClient:
                                       "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])})
             cmd = [sys.executable, "-m", "sim.launch", "--simulator", simulator, "--params",
                    json.dumps(params.to_dict()), "--test-dir", str(self._tmp)] + (["--waves"] if waves else []) + (
-                   ["--build-root", str(build_dir)] if build_dir else []) + (["--all-signals"] if all_signals else [])
+                   ["--build-root", str(build_dir)] if build_dir else []) + (["--all-signals"] if all_signals else []) + (
+                   [] if own_clock else ["--cocotb-clock"])
             self._log = open(self._log_path, "wb")
             # Own session: the whole simulation (make, compiler, simulator) is one process group we can kill;
             # sim.launch exits with its group when this process dies (PR_SET_PDEATHSIG + a parent watch).

@@ -21,9 +21,11 @@ _FULL_STRB = (1 << (regs.DATA_BITS // 8)) - 1
 
 
 class DirectDriver:
-    def __init__(self, dut):
+    def __init__(self, dut, own_clock: bool = False):
+        """`own_clock`: the model drives clk itself (sim.env's clocked wrapper); otherwise a cocotb Clock does."""
         self.dut = dut
-        Clock(dut.clk, CLOCK_NS, unit="ns").start()
+        if not own_clock:
+            Clock(dut.clk, CLOCK_NS, unit="ns").start()
         for name in ("s_axil_awvalid", "s_axil_wvalid", "s_axil_bready", "s_axil_arvalid", "s_axil_rready",
                      "s_axis_tvalid", "s_axis_tlast", "m_axis_tready"):
             getattr(dut, name).value = 0

@@ -32,15 +32,22 @@ from pathlib import Path
 from fixedpoint.spec import HardwareParams
 from rtl.tools import LINT_WAIVERS, setup_path
 
-__all__ = ["REPO", "BUILD_ROOT", "LINT_WAIVERS", "PROGRESS_PREFIX", "setup_path", "params_key", "build_dir",
-           "variant_dir", "ensure_verilog", "top_ports", "build", "model_file", "drop_damaged_model"]
+__all__ = ["REPO", "BUILD_ROOT", "LINT_WAIVERS", "PROGRESS_PREFIX", "CLOCK_NS", "CLOCKED_TOP", "OWN_CLOCK_ENV",
+           "setup_path", "params_key", "build_dir", "variant_dir", "ensure_verilog", "top_ports", "top_port_decls",
+           "build", "model_file", "drop_damaged_model"]
 
 REPO = Path(__file__).resolve().parent.parent
 BUILD_ROOT = REPO / "build" / "sim"
 #: n + n_cond from which Verilator builds are compiled for simulation speed rather than compile speed.
 LARGE_BUILD = 256
+#: Core clock period in the simulations (100 MHz, the PYNQ-Z2 build's FCLK0): cocotb's Clock, or the clocked wrapper.
+CLOCK_NS = 10
+#: Top module of an `own_clock` build: the core under a wrapper whose clock runs inside the Verilator model.
+CLOCKED_TOP = "osc_sim"
+#: Environment variable that tells a testbench its model drives its own clock (sim.direct.DirectDriver).
+OWN_CLOCK_ENV = "OSC_OWN_CLOCK"
 #: Version of the Verilator build recipe below, kept in each build's stamp: a change rebuilds stamped builds.
-BUILD_RECIPE = 2
+BUILD_RECIPE = 3
 #: Start of the log lines a build writes about its progress (SimClient shows the latest one in its status line).
 PROGRESS_PREFIX = "sim build: "
 #: ccache's store for every build root (content-addressed, so builds of any root share it) unless CCACHE_DIR is set.
@@ -66,10 +73,12 @@ def _opt_fast(simulator: str, params: HardwareParams) -> str:
 
 
 def variant_dir(simulator: str, params: HardwareParams, waves: bool = False, root: Path | None = None,
-                all_signals: bool = False) -> Path:
-    """The directory one build variant (waves or not, C++ optimization, VPI access) of `params` compiles into."""
-    public = "-public" if all_signals and simulator == "verilator" else ""
-    return build_dir(simulator, params, root) / (("waves" if waves else "plain") + _opt_fast(simulator, params) + public)
+                all_signals: bool = False, own_clock: bool = False) -> Path:
+    """The directory one build variant (waves or not, C++ optimization, VPI access, clock) of `params` compiles
+    into."""
+    vl = simulator == "verilator"
+    suffix = ("-public" if all_signals and vl else "") + ("-clocked" if own_clock and vl else "")
+    return build_dir(simulator, params, root) / (("waves" if waves else "plain") + _opt_fast(simulator, params) + suffix)
 
 
 def ensure_verilog(params: HardwareParams, out_dir: Path) -> Path:
@@ -91,23 +100,65 @@ def top_ports(verilog: Path, top: str) -> list[str]:
     return [p.strip() for p in m.group(1).split(",") if p.strip()]
 
 
-def _ports_vlt(verilog: Path, top: str) -> Path:
-    """A Verilator control file giving VPI read/write access to the top module's ports and nothing else."""
-    lines = ["`verilator_config", "// written by sim/env.py: VPI access to the top-level ports only"]
-    lines += [f'public_flat_rw -module "{top}" -var "{p}"' for p in top_ports(verilog, top)]
-    path = verilog.parent / "ports.vlt"
-    text = "\n".join(lines) + "\n"
+def top_port_decls(verilog: Path, top: str) -> list[tuple[str, str, str]]:
+    """(direction, range, name) of every port of module `top`, in header order, e.g. ("input", "[31:0] ", "x")."""
+    text = Path(verilog).read_text()
+    start = text.index(f"module {top}(") if f"module {top}(" in text else -1
+    if start < 0:
+        raise ValueError(f"no 'module {top}(...)' header in {verilog}")
+    body = text[start:text.index("endmodule", start)]
+    found = {m[3]: (m[1], m[2] or "") for m in
+             re.finditer(r"^\s*(input|output)\s+(?:wire\s+|reg\s+)?(\[[^\]]+\]\s*)?(\w+)\s*;", body, re.M)}
+    ports = top_ports(verilog, top)
+    missing = [p for p in ports if p not in found]
+    if missing:
+        raise ValueError(f"module {top} in {verilog}: no input/output declaration for ports {missing}")
+    return [(found[p][0], found[p][1], p) for p in ports]
+
+
+def _clocked_wrapper(verilog: Path, top: str) -> Path:
+    """CLOCKED_TOP: `top` with its clk driven inside the model (`always #half clk = ~clk`, Verilator --timing), so
+    no cocotb Clock has to toggle it from Python-side callbacks every half period. Same ports otherwise."""
+    decls = top_port_decls(verilog, top)
+    others = [name for _, _, name in decls if name != "clk"]
+    if len(others) == len(decls):
+        raise ValueError(f"module {top} in {verilog} has no clk port")
+    lines = ["`timescale 1ns/1ps", "// written by sim/env.py: the core with a free-running clock, for the simulation server",
+             f"module {CLOCKED_TOP}({', '.join(others)});"]
+    lines += [f"  {d} {r}{name};" for d, r, name in decls if name != "clk"]
+    lines += ["  reg clk = 1'b0;", f"  always #{CLOCK_NS / 2:g} clk = ~clk;",
+              f"  {top} core(" + ", ".join(f".{name}({name})" for _, _, name in decls) + ");", "endmodule"]
+    path = verilog.parent / f"{CLOCKED_TOP}.v"
+    _write_if_changed(path, "\n".join(lines) + "\n")
+    return path
+
+
+def _write_if_changed(path: Path, text: str) -> None:
     if not path.exists() or path.read_text() != text:  # unchanged bytes keep Verilator's up-to-date check valid
         path.write_text(text)
+
+
+def _ports_vlt(verilog: Path, top: str, own_clock: bool = False) -> Path:
+    """A Verilator control file giving VPI read/write access to the top module's ports and nothing else (with
+    `own_clock`: the clocked wrapper's ports and its clk)."""
+    lines = ["`verilator_config", "// written by sim/env.py: VPI access to the top-level ports only"]
+    if own_clock:
+        lines += [f'public_flat_rw -module "{CLOCKED_TOP}" -var "{p}"' for p in top_ports(verilog, top)]
+    else:
+        lines += [f'public_flat_rw -module "{top}" -var "{p}"' for p in top_ports(verilog, top)]
+    path = verilog.parent / "ports.vlt"
+    _write_if_changed(path, "\n".join(lines) + "\n")
     return path
 
 
 def model_file(simulator: str, bdir: Path) -> Path:
     """The compiled model a build leaves in `bdir`: Verilator's executable (named after the top module, as the
-    cocotb runner links it) or Icarus's sim.vvp."""
+    cocotb runner links it: CLOCKED_TOP in an own-clock variant directory) or Icarus's sim.vvp."""
     from rtl.build import TOP
 
-    return Path(bdir) / (TOP if simulator == "verilator" else "sim.vvp")
+    if simulator != "verilator":
+        return Path(bdir) / "sim.vvp"
+    return Path(bdir) / (CLOCKED_TOP if Path(bdir).name.endswith("-clocked") else TOP)
 
 
 def _sha256(path: Path) -> str:
@@ -167,7 +218,7 @@ def _make_verilator_runner(make_vars: list[str], ports_vlt: Path | None, status=
                         for a in cmds[0]]
             if ports_vlt is not None:
                 verilate = [a for a in verilate if a != "--public-flat-rw"]
-                src = len(verilate) - 1  # the control file goes with the sources (the HDL file is last)
+                src = min(i for i, a in enumerate(verilate) if a.endswith(".v"))  # before the HDL sources
                 verilate[src:src] = [ports_vlt.name if ports_vlt.resolve().parent == here else str(ports_vlt)]
             return [verilate, cmds[1] + make_vars]
 
@@ -215,11 +266,13 @@ def _make_verilator_runner(make_vars: list[str], ports_vlt: Path | None, status=
 
 
 def build(simulator: str, params: HardwareParams, waves: bool = False, root: Path | None = None,
-          all_signals: bool = False):
+          all_signals: bool = False, own_clock: bool = False):
     """Build (or reuse) the simulation for `params`; returns (runner, build_dir, top).
 
     Verilator gives VPI access to the top-level ports only, unless `all_signals` (cocotb's --public-flat-rw, for a
-    testbench that peeks at internal signals; the model simulates ~3x slower). Icarus always sees every signal."""
+    testbench that peeks at internal signals; the model simulates ~3x slower). Icarus always sees every signal.
+    `own_clock` (Verilator only; ignored for Icarus): the top is CLOCKED_TOP, whose clk runs inside the model
+    (--timing), so the testbench must not start a cocotb Clock (run_cocotb tells it through OWN_CLOCK_ENV)."""
     from cocotb_tools.runner import get_runner
 
     from fixedpoint.status import status
@@ -228,15 +281,20 @@ def build(simulator: str, params: HardwareParams, waves: bool = False, root: Pat
     setup_path()
     opt = _opt_fast(simulator, params)
     all_signals = all_signals and simulator == "verilator"
-    bdir = variant_dir(simulator, params, waves, root, all_signals)
+    own_clock = own_clock and simulator == "verilator"
+    bdir = variant_dir(simulator, params, waves, root, all_signals, own_clock)
     bdir.mkdir(parents=True, exist_ok=True)
     stamp = bdir / "built.json"
     args = []
     if simulator == "verilator":
         args = [str(LINT_WAIVERS), "-Wall", "-Wno-fatal"]  # lint cleanliness is checked by rtl.tools.lint
     make_vars = [f"OPT_FAST={opt}"] if opt else []
+    if own_clock:  # --timing needs C++ coroutines; the wheel's verilated.mk was configured without the flag
+        args.append("--timing")
+        make_vars.append("CFG_CXXFLAGS_COROUTINES=-fcoroutines")
     want = {"simulator": simulator, "waves": waves, "key": params_key(params), "recipe": BUILD_RECIPE,
-            "options": args + make_vars + (["ports.vlt"] if simulator == "verilator" and not all_signals else [])}
+            "options": args + make_vars + (["ports.vlt"] if simulator == "verilator" and not all_signals else [])
+            + ([f"{CLOCKED_TOP}.v"] if own_clock else [])}
     # One builder per build dir at a time (tests, SimClients and benchmarks may share a cached build).
     with open(bdir / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -250,15 +308,18 @@ def build(simulator: str, params: HardwareParams, waves: bool = False, root: Pat
                 got.pop("sha256", None)
             except (OSError, ValueError, AttributeError):
                 got = None
+            top = CLOCKED_TOP if own_clock else TOP
             if simulator == "verilator":
                 if got == want and model_file(simulator, bdir).exists():
-                    return get_runner(simulator), bdir, TOP  # up to date: no Verilator, no make
+                    return get_runner(simulator), bdir, top  # up to date: no Verilator, no make
+                sources = [str(src)] + ([str(_clocked_wrapper(src, TOP))] if own_clock else [])
+                vlt = None if all_signals else _ports_vlt(src, TOP, own_clock)
                 what = f"building the Verilator model (n={params.n}, {params.lanes} lanes) in {bdir}"
                 with status(what) as st:
                     st.base = what
-                    runner = _make_verilator_runner(make_vars, None if all_signals else _ports_vlt(src, TOP), st)
+                    runner = _make_verilator_runner(make_vars, vlt, st)
                     try:
-                        runner.build(sources=[str(src)], hdl_toplevel=TOP, build_dir=str(bdir),
+                        runner.build(sources=sources, hdl_toplevel=top, build_dir=str(bdir),
                                      timescale=("1ns", "1ps"), build_args=args, waves=waves, always=False)
                     finally:
                         st.update(what)
@@ -269,4 +330,4 @@ def build(simulator: str, params: HardwareParams, waves: bool = False, root: Pat
             stamp.write_text(json.dumps(want | {"sha256": _sha256(model_file(simulator, bdir))}))
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
-    return runner, bdir, TOP
+    return runner, bdir, top

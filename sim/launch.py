@@ -84,12 +84,13 @@ def main(argv=None) -> int:
     ap.add_argument("--waves", action="store_true")
     ap.add_argument("--build-root", default=None)
     ap.add_argument("--all-signals", action="store_true")
+    ap.add_argument("--cocotb-clock", action="store_true", help="clock from cocotb, not inside the Verilator model")
     a = ap.parse_args(argv)
     if os.environ.get(PARENT_ENV):
         die_with_parent(int(os.environ[PARENT_ENV]), a.test_dir)
     params = HardwareParams.from_dict(json.loads(a.params))
     run_cocotb(a.simulator, params, "sim.server", a.test_dir, waves=a.waves, build_root=a.build_root,
-               all_signals=a.all_signals)
+               all_signals=a.all_signals, own_clock=not a.cocotb_clock)
     return 0
 
 

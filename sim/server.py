@@ -21,12 +21,13 @@ from cocotb.utils import get_sim_time
 
 from .bfm import CLOCK_NS
 from .direct import DirectDriver
+from .env import OWN_CLOCK_ENV
 from .protocol import SOCKET_ENV, recv_msg, send_msg
 
 
 @cocotb.test()
 async def serve(dut):
-    drv = DirectDriver(dut)
+    drv = DirectDriver(dut, own_clock=os.environ.get(OWN_CLOCK_ENV) == "1")
     ddr = _ddr(dut)
     await drv.reset()
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
