@@ -64,3 +64,19 @@ def test_top_ports_refuses_a_file_without_the_module(tmp_path):
     assert top_ports(v, "other") == ["a", "b"]
     with pytest.raises(ValueError, match=f"no 'module {TOP}"):
         top_ports(v, TOP)
+
+
+def test_clocked_wrapper_keeps_every_port_but_drives_clk_itself(tmp_path):
+    """The own-clock build's top (sim.env.CLOCKED_TOP): the core's ports except clk, each with the core's direction
+    and width, all connected to the core, and clk toggled every CLOCK_NS / 2 inside the model."""
+    from sim.env import CLOCK_NS, CLOCKED_TOP, _clocked_wrapper, ensure_verilog, top_port_decls
+
+    src = ensure_verilog(PARAMS, tmp_path)
+    decls = top_port_decls(src, TOP)
+    assert ("input", "", "clk") in decls and ("input", "[31:0] ", "s_axil_wdata") in decls
+    wrapper = _clocked_wrapper(src, TOP)
+    assert top_port_decls(wrapper, CLOCKED_TOP) == [d for d in decls if d[2] != "clk"]
+    text = wrapper.read_text()
+    assert f"always #{CLOCK_NS / 2:g} clk = ~clk;" in text
+    inst = re.search(rf"^\s*{TOP} core\((.*)\);$", text, re.M)[1]
+    assert inst == ", ".join(f".{name}({name})" for _, _, name in decls)
