@@ -51,7 +51,7 @@ def main(argv=None) -> int:
     res = {"params": p.to_dict(), "mac_cycles_per_step": p.mac_cycles_per_step}
 
     t = time.time()
-    build("verilator", p)
+    build("verilator", p, own_clock=True)  # the build SimClient (the sim board) runs
     res["verilator_build_s"] = round(time.time() - t, 1)
     print(f"verilator build: {res['verilator_build_s']} s", flush=True)
 
