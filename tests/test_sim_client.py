@@ -13,7 +13,7 @@ from rtl import regs
 from sim.client import SimClient
 from sim.images import load_sequence, random_image
 
-PARAMS = HardwareParams(8, 2, 4)  # same build as tests/test_sim_core.py's small case (cached)
+PARAMS = HardwareParams(8, 2, 4)  # tests/test_sim_core.py's small case (here in the server's clocked build)
 
 
 def test_client_run_matches_golden():
