@@ -67,6 +67,21 @@ def simulate(n: int, batch: int, n_cond: int, fmt: str, ports: int, steps: int, 
             "within_10pct_of_bound": step <= 1.10 * max(model["compute"], model["ddr"]), "runs": runs}
 
 
+def rtl_revision() -> str:
+    """The commit the simulated RTL comes from ("<sha> (modified)" when rtl/ or fixedpoint/ differ from it)."""
+    import subprocess
+
+    root = Path(__file__).resolve().parent.parent
+    try:
+        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True,
+                             timeout=30, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "rtl", "fixedpoint"], cwd=root,
+                               capture_output=True, text=True, timeout=30, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown (no git)"
+    return f"{sha} (modified)" if dirty else sha
+
+
 def model_table(steps: int, ports: int) -> list[dict]:
     rows = []
     for name in UN0_CONFIGS:
@@ -86,6 +101,7 @@ def model_table(steps: int, ports: int) -> list[dict]:
 def markdown(res: dict) -> str:
     lines = ["# Streamed-K core on the PYNQ-Z2 (benchmarks/bench_streamed.py)", "",
              f"Machine: {res['machine']}", "",
+             f"RTL simulated: {res.get('rtl', 'not recorded')}", "",
              f"Memory model: {res['ports']} HP ports, {res['port_beats_per_cycle']:.3f} beats/clock each "
              f"({streamed.PLANNING_GBPS[res['ports']]} GB/s together at {streamed.clock_hz() / 1e6:.0f} MHz, "
              f"hardware.md §8 planning rate), first-access latency {streamed.DDR_LATENCY_CYCLES} clocks "
@@ -155,7 +171,7 @@ def main(argv=None) -> int:
     builds = [(b + (a.steps, a.samples)[len(b) - 2:])[:4] for b in builds]
     res = {"machine": machine_description("Verilator 5.48 + cocotb 2.1 + cocotbext-axi"), "ports": a.ports,
            "port_beats_per_cycle": streamed.port_beats_per_cycle(a.ports), "simulated": [],
-           "model": model_table(10, a.ports)}
+           "model": model_table(10, a.ports), "rtl": rtl_revision()}
     if a.reuse_sim:
         if "--sim" in (argv if argv is not None else sys.argv[1:]):
             ap.error("--reuse-sim keeps the recorded simulations: drop --sim")
@@ -165,7 +181,7 @@ def main(argv=None) -> int:
                 raise ValueError(f"no simulated rows for {a.ports} ports")
         except (OSError, ValueError, AttributeError) as e:
             ap.error(f"--reuse-sim: cannot reuse {Path(a.out).with_suffix('.json')} ({e}); run the simulations")
-        res.update(machine=old["machine"], simulated=old["simulated"])
+        res.update(machine=old["machine"], simulated=old["simulated"], rtl=old.get("rtl", "not recorded"))
         builds = []
     t0 = time.time()
     for n, b, steps, runs in tqdm(builds, desc="simulated builds", unit="build"):
