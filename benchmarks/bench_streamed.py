@@ -14,6 +14,7 @@ the cycle model checked against them, and modelled images/s on the PYNQ-Z2 for e
     python benchmarks/bench_streamed.py --sim 256:1,256:3,1024:2,4096:2,6656:3:10:1
                                         # n:batch[:steps[:runs]]: the last build runs 10 Euler steps once
                                         # (B = 3 images, mixed classes, bit for bit against golden)
+    python benchmarks/bench_streamed.py --reuse-sim          # recompute the modelled table only (after a plan change)
 
 Results: benchmarks/results/streamed.json and streamed.md.
 """
