@@ -79,7 +79,7 @@ class OscillatorCore(wiring.Component):
 
     # Timing facts the benchmark and docs use.
     MAC_LATENCY = 3  # issue -> memory data -> products -> accumulate
-    POST_LATENCY = 6  # row in -> phase write / CORDIC in
+    POST_LATENCY = 12  # row in -> phase write / CORDIC in (stages Q1..Q12)
 
     def elaborate(self, platform):
         m = Module()
@@ -402,6 +402,9 @@ class OscillatorCore(wiring.Component):
             m.d.sync += [init_active.eq(0), fb.eq(0)] + [r.eq(0) for r in rows_left]
 
         # ------------------------------------------------------------------ post-processor
+        # POST_LATENCY stages, one row per clock; each stage is one register deep so no path is long (docs/rtl.md,
+        # docs/resources.md logic depth). Every row's side data (row index, init flag, theta, omega, gain) rides
+        # along in its stage's registers.
         # Q0: issue reads for row i.
         m.d.comb += [gain_rd.addr.eq(post_row), omega_rd.addr.eq(post_row)]
         rb_addr = Signal(idx_w)
@@ -412,54 +415,69 @@ class OscillatorCore(wiring.Component):
             m.d.sync += sig.eq(src & ~flush if valid_chain else src)
             return sig
 
-        q1v = pipe("q1v", 1, post_v, True)
+        post_valid = [pipe("q1v", 1, post_v, True)]
+
+        def stage(k, prev, **carried):
+            """Stage Qk's valid bit (from Q(k-1)'s) and the registered copies of `carried` (name: source)."""
+            post_valid.append(pipe(f"q{k}v", 1, prev, True))
+            return post_valid[-1], {name: pipe(f"q{k}{name}", src.shape(), src)
+                                    for name, src in carried.items()}
+
         q1row, q1init = pipe("q1row", idx_w, post_idx), pipe("q1init", 1, post_init)
         q1s, q1c = pipe("q1s", signed(acc_w), post_s), pipe("q1c", signed(acc_w), post_c)
-        # Q1: memory data valid; the two products of the sin/cos identity.
+        # Q1: memory data valid: register the operands of the sin/cos identity's products (the DSPs' A/B
+        # registers) and the row's theta, omega, gain.
         own_s = trig_own[:S].as_signed()
         own_c = trig_own[S:].as_signed()
-        q2v = pipe("q2v", 1, q1v, True)
-        q2row, q2init = pipe("q2row", idx_w, q1row), pipe("q2init", 1, q1init)
-        q2a = pipe("q2a", signed(acc_w + S), own_c * q1s)
-        q2b = pipe("q2b", signed(acc_w + S), own_s * q1c)
+        q2v, q2 = stage(2, post_valid[0], row=q1row, init=q1init, s=q1s, c=q1c, own_s=own_s, own_c=own_c)
         q2th, q2om, q2g = (pipe("q2th", signed(P), phase_rd.data), pipe("q2om", signed(BUS_BITS), omega_rd.data),
                            pipe("q2g", unsigned(s.gain_bits), gain_rd.data))
-        # Q2: u.
-        q3v = pipe("q3v", 1, q2v, True)
-        q3row, q3init, q3th, q3om, q3g = (pipe("q3row", idx_w, q2row), pipe("q3init", 1, q2init),
-                                          pipe("q3th", signed(P), q2th), pipe("q3om", signed(BUS_BITS), q2om),
-                                          pipe("q3g", unsigned(s.gain_bits), q2g))
-        q3u = pipe("q3u", signed(p.u_bits), q2a - q2b)
-        # Q3: (u >> T) * g.
-        q4v = pipe("q4v", 1, q3v, True)
-        q4row, q4init, q4th, q4om = (pipe("q4row", idx_w, q3row), pipe("q4init", 1, q3init),
-                                     pipe("q4th", signed(P), q3th), pipe("q4om", signed(BUS_BITS), q3om))
-        q4x = pipe("q4x", signed(p.scaled_bits), (q3u >> p.pre_shift) * q3g)
-        # Q4: d = (x + 2**(R-1)) >> R.
+        # Q2: the two products (DSP M registers); theta + omega.
+        q3v, q3 = stage(3, q2v, row=q2["row"], init=q2["init"], th=q2th)
+        q3a = pipe("q3a", signed(acc_w + S), q2["own_c"] * q2["s"])
+        q3b = pipe("q3b", signed(acc_w + S), q2["own_s"] * q2["c"])
+        q3tom = pipe("q3tom", signed(max(P, BUS_BITS) + 1), q2th + q2om)
+        q3g = pipe("q3g", unsigned(s.gain_bits), q2g)
+        # Q3: the products once more (DSP P registers: a cascade's partial sums end in a register).
+        q4v, q4 = stage(4, q3v, row=q3["row"], init=q3["init"], th=q3["th"], tom=q3tom, g=q3g, a=q3a, b=q3b)
+        # Q4: u.
+        q5v, q5 = stage(5, q4v, row=q4["row"], init=q4["init"], th=q4["th"], tom=q4["tom"])
+        q5u = pipe("q5u", signed(p.u_bits), q4["a"] - q4["b"])
+        q5g = pipe("q5g", unsigned(s.gain_bits), q4["g"])
+        # Q5: (u >> T) * g (DSP M registers), then Q6 once more (P registers).
+        q6v, q6 = stage(6, q5v, row=q5["row"], init=q5["init"], th=q5["th"], tom=q5["tom"])
+        q6x = pipe("q6x", signed(p.scaled_bits), (q5u >> p.pre_shift) * q5g)
+        q7v, q7 = stage(7, q6v, row=q6["row"], init=q6["init"], th=q6["th"], tom=q6["tom"], x=q6x)
+        # Q7: + 2**(R-1) (exact: SB+2 bits hold x + half for every R).
         half = Signal(p.scaled_bits + 1)
         m.d.comb += half.eq((Const(1, 1) << gain_shift)[1:])
-        q5v = pipe("q5v", 1, q4v, True)
-        q5row, q5init, q5th, q5om = (pipe("q5row", idx_w, q4row), pipe("q5init", 1, q4init),
-                                     pipe("q5th", signed(P), q4th), pipe("q5om", signed(BUS_BITS), q4om))
-        q5d = pipe("q5d", signed(p.scaled_bits + 1), (q4x + half) >> gain_shift)
-        # Q5: wrap the new phase, detect overflow.
-        total = Signal(signed(max(P, BUS_BITS, p.scaled_bits + 1) + 2))
-        m.d.comb += total.eq(q5th + q5om + q5d)
+        q8v, q8 = stage(8, q7v, row=q7["row"], init=q7["init"], th=q7["th"], tom=q7["tom"])
+        q8y = pipe("q8y", signed(p.scaled_bits + 2), q7["x"] + half)
+        # Q8, Q9: d = y >> R as two shifts, by 8*R[3:] and then by R[:3] (floor(floor(y/2^a)/2^b) = floor(y/2^(a+b))).
+        q9v, q9 = stage(9, q8v, row=q8["row"], init=q8["init"], th=q8["th"], tom=q8["tom"])
+        q9y = pipe("q9y", signed(p.scaled_bits + 2), q8y >> Cat(Const(0, 3), gain_shift[3:]))
+        q10v, q10 = stage(10, q9v, row=q9["row"], init=q9["init"], th=q9["th"], tom=q9["tom"])
+        q10d = pipe("q10d", signed(p.scaled_bits + 1), q9y >> gain_shift[:3])
+        # Q10: the new phase before wrapping.
+        q11v, q11 = stage(11, q10v, row=q10["row"], init=q10["init"], th=q10["th"])
+        total = pipe("q11total", signed(max(P, BUS_BITS, p.scaled_bits + 1) + 2), q10["tom"] + q10d)
+        # Q11: wrap the new phase, detect overflow.
         wrapped = Signal(signed(P))
         m.d.comb += wrapped.eq(total[:P])
-        q6v = pipe("q6v", 1, q5v, True)
-        q6row, q6init = pipe("q6row", idx_w, q5row), pipe("q6init", 1, q5init)
-        q6ph = pipe("q6ph", signed(P), Mux(q5init, q5th, wrapped))
-        q6ovf = pipe("q6ovf", 1, ~q5init & (total != wrapped))
-        # Q6: write back, start the CORDIC.
-        m.d.comb += [phase_wr.en.eq(Mux(busy, q6v & ~q6init, is_tgt["phase"])),
-                     phase_wr.addr.eq(Mux(busy, q6row, load_count)),
-                     phase_wr.data.eq(Mux(busy, q6ph, word[:P]))]
-        with m.If(q6v & q6ovf):
+        q12v, q12 = stage(12, q11v, row=q11["row"], init=q11["init"])
+        q12ph = pipe("q12ph", signed(P), Mux(q11["init"], q11["th"], wrapped))
+        q12ovf = pipe("q12ovf", 1, ~q11["init"] & (total != wrapped))
+        assert len(post_valid) == self.POST_LATENCY
+        # Q12: write back, start the CORDIC.
+        m.d.comb += [phase_wr.en.eq(Mux(busy, q12v & ~q12["init"], is_tgt["phase"])),
+                     phase_wr.addr.eq(Mux(busy, q12["row"], load_count)),
+                     phase_wr.data.eq(Mux(busy, q12ph, word[:P]))]
+        with m.If(q12v & q12ovf):
             m.d.sync += overflow.eq(1)
         cordic = CordicPipeline(s, tag_bits=idx_w)
         m.submodules.cordic = cordic
-        m.d.comb += [cordic.in_valid.eq(q6v), cordic.in_phase.eq(q6ph), cordic.in_tag.eq(q6row), cordic.flush.eq(flush)]
+        m.d.comb += [cordic.in_valid.eq(q12v), cordic.in_phase.eq(q12ph), cordic.in_tag.eq(q12["row"]),
+                     cordic.flush.eq(flush)]
         for h in range(2):  # port A of buffer h: own-trig read while current, CORDIC write while next
             m.d.comb += [trig_a_rd[h].addr.eq(Mux(cur == h, post_idx, cordic.out_tag)),
                          trig_a_wr[h].addr.eq(trig_a_rd[h].addr),
@@ -468,7 +486,7 @@ class OscillatorCore(wiring.Component):
 
         # Anything still in flight (the step ends when this drops).
         inflight = Signal()
-        m.d.comb += inflight.eq(seq_active | v1 | v2 | feeding | init_active | q1v | q2v | q3v | q4v | q5v | q6v
+        m.d.comb += inflight.eq(seq_active | v1 | v2 | feeding | init_active | Cat(*post_valid).any()
                                 | self._cordic_busy(m, cordic) | (self._k_busy if streamed else 0))
 
         # ------------------------------------------------------------------ control FSM
