@@ -2,7 +2,8 @@
 fixedpoint/cordic.py (fold to [-1/4, 1/4) turn, I micro-rotations with arithmetic shifts, round the G guard
 bits half-up, saturate to +-A, apply the fold's sign).
 
-Latency is `iters + 2` clocks: one fold stage, one stage per micro-rotation, one rounding stage. A tag (the row
+Latency is `iters + 3` clocks: one fold stage, one stage per micro-rotation, a rounding and saturating stage and an
+unfolding stage (each of the last two one carry chain deep, docs/resources.md logic depth). A tag (the row
 index) travels with each sample so the consumer knows where to write it. `flush` clears every valid bit (abort).
 """
 from __future__ import annotations
@@ -31,8 +32,8 @@ class CordicPipeline(wiring.Component):
 
     @staticmethod
     def latency_for(spec: NumericsSpec) -> int:
-        """Clocks from in_valid to out_valid: fold stage + one per micro-rotation + rounding stage."""
-        return spec.cordic_iters + 2
+        """Clocks from in_valid to out_valid: fold stage + one per micro-rotation + round/saturate + unfold."""
+        return spec.cordic_iters + 3
 
     @property
     def latency(self) -> int:
@@ -75,8 +76,9 @@ class CordicPipeline(wiring.Component):
         def clip(val):
             return Mux(val > amp, amp, Mux(val < -amp, -amp, val))
 
-        cc, cs = Signal(signed(s.trig_bits + 1)), Signal(signed(s.trig_bits + 1))
-        m.d.comb += [cc.eq(clip(rc)), cs.eq(clip(rs))]
-        m.d.sync += [self.out_valid.eq(v & ~self.flush), self.out_tag.eq(tag),
-                     self.out_cos.eq(Mux(neg, -cc, cc)), self.out_sin.eq(Mux(neg, -cs, cs))]
+        cc, cs = Signal(signed(s.trig_bits + 1), name="clip_c"), Signal(signed(s.trig_bits + 1), name="clip_s")
+        cv, cneg, ctag = Signal(name="clip_v"), Signal(name="clip_neg"), Signal(self.tag_bits, name="clip_tag")
+        m.d.sync += [cv.eq(v & ~self.flush), cc.eq(clip(rc)), cs.eq(clip(rs)), cneg.eq(neg), ctag.eq(tag)]
+        m.d.sync += [self.out_valid.eq(cv & ~self.flush), self.out_tag.eq(ctag),
+                     self.out_cos.eq(Mux(cneg, -cc, cc)), self.out_sin.eq(Mux(cneg, -cs, cs))]
         return m

@@ -219,32 +219,42 @@ class OscillatorCore(wiring.Component):
         per_d = p.lanes_per_word(s.drive_bits)
         ld_addr = Signal(_bits_for(max(p.k_bank_depth, p.drive_bank_depth, BN)))
         ld_chunk = Signal(_bits_for(L))
-        tgt_len = Signal(32)
-        tgt_chunks = Signal(_bits_for(L))
-        with m.Switch(load_target):
-            for name, code in LOAD_TARGETS.items():
-                with m.Case(code):
-                    m.d.comb += tgt_len.eq(lengths[name])
-                    m.d.comb += tgt_chunks.eq({"k": L // per_k, "drive": L // per_d, "kcond": L // per_d}.get(name, 1))
-            with m.Default():
-                m.d.comb += [tgt_len.eq(0), tgt_chunks.eq(1)]
+        # What the selected target expects, decoded once when LOAD_TARGET is written (registered, so no stream
+        # word waits on the decode): the words still expected and the last chunk index of a bank address.
+        def target_len(code):
+            return next((lengths[name] for name, c in LOAD_TARGETS.items() if c == code), 0)
+
+        def target_last_chunk(code):
+            name = next((name for name, c in LOAD_TARGETS.items() if c == code), None)
+            return {"k": L // per_k, "drive": L // per_d, "kcond": L // per_d}.get(name, 1) - 1
+
+        reset_target = regs.BY_NAME["LOAD_TARGET"].reset
+        ld_left = Signal(32, init=target_len(reset_target))
+        ld_last_chunk = Signal(_bits_for(L), init=target_last_chunk(reset_target))
+        with m.If(load_sel):
+            with m.Switch(wdata[:len(load_target)]):
+                for name, code in LOAD_TARGETS.items():
+                    with m.Case(code):
+                        m.d.sync += [ld_left.eq(target_len(code)), ld_last_chunk.eq(target_last_chunk(code))]
+                with m.Default():
+                    m.d.sync += [ld_left.eq(0), ld_last_chunk.eq(0)]
         ld_fire = Signal()
         ld_ok = Signal()
         m.d.comb += [self.s_axis_tready.eq(~busy & ~rb_busy & ~load_sel),
                      ld_fire.eq(self.s_axis_tvalid & self.s_axis_tready),
-                     ld_ok.eq(ld_fire & (load_count < tgt_len))]
+                     ld_ok.eq(ld_fire & (ld_left != 0))]
         word = self.s_axis_tdata
         with m.If(load_sel):
             m.d.sync += [load_count.eq(0), ld_addr.eq(0), ld_chunk.eq(0)]
         with m.Elif(ld_fire):
             with m.If(ld_ok):
-                m.d.sync += load_count.eq(load_count + 1)
-                with m.If(ld_chunk == tgt_chunks - 1):
+                m.d.sync += [load_count.eq(load_count + 1), ld_left.eq(ld_left - 1)]
+                with m.If(ld_chunk == ld_last_chunk):
                     m.d.sync += [ld_chunk.eq(0), ld_addr.eq(ld_addr + 1)]
                 with m.Else():
                     m.d.sync += ld_chunk.eq(ld_chunk + 1)
                 # tlast must mark exactly the last expected word.
-                with m.If(self.s_axis_tlast != (load_count == tgt_len - 1)):
+                with m.If(self.s_axis_tlast != (ld_left == 1)):
                     m.d.sync += load_error.eq(1)
             with m.Else():
                 m.d.sync += load_error.eq(1)  # too many words or no valid target: dropped

@@ -49,7 +49,12 @@ def count(cells: dict[str, int]) -> dict[str, float]:
             "RAMB36E1": r36, "BRAM36": r36 + r18 / 2, "CARRY4": cells.get("CARRY4", 0)}
 
 
-def synthesize(params: HardwareParams, yosys: str = "yosys", timeout_s: int = 3600) -> tuple[dict, float]:
+def synthesize(params: HardwareParams, yosys: str = "yosys", timeout_s: int = 3600) -> tuple[dict, float, dict]:
+    """(raw cell counts, yosys seconds, logic depth) of `params`' core after `synth_xilinx -family xc7`.
+
+    The depth (rtl.depth.analyze) is read from the same mapped netlist, flattened after the cells are counted."""
+    from .depth import analyze
+
     exe = shutil.which(yosys)
     if not exe:
         raise RuntimeError(f"{yosys} not found: apt-get install yosys (Debian 12 ships 0.23)")
@@ -58,15 +63,19 @@ def synthesize(params: HardwareParams, yosys: str = "yosys", timeout_s: int = 36
         # Block RAM powers up as zero anyway; dropping the zero-init loops keeps Yosys from materialising
         # one init word per memory address (over 10 min and 12 GB at the PYNQ-Z2 build).
         v.write_text(_ZERO_LIST.sub("", _ZERO_LOOP.sub("", v.read_text())))
-        stat = Path(d) / "stat.json"
-        script = f"read_verilog {v}; synth_xilinx -family xc7 -noiopad -top {TOP}; tee -q -o {stat} stat -json"
+        stat, flat = Path(d) / "stat.json", Path(d) / "flat.json"
+        script = (f"read_verilog {v}; synth_xilinx -family xc7 -noiopad -top {TOP}; tee -q -o {stat} stat -json; "
+                  f"flatten; setattr -unset src; write_json {flat}")
         t = time.time()
         with status(f"yosys synth_xilinx of the n={params.n}, {params.lanes}-lane core (minutes)"):
             res = subprocess.run([exe, "-q", "-p", script], capture_output=True, text=True, timeout=timeout_s)
         if res.returncode:
             raise RuntimeError(f"yosys failed:\n{res.stdout[-3000:]}{res.stderr[-3000:]}")
+        secs = time.time() - t
         cells = json.loads(stat.read_text())["design"]["num_cells_by_type"]
-        return cells, time.time() - t
+        with status("logic depth of the mapped netlist"):
+            depth = analyze(json.loads(flat.read_text()), top=TOP)
+        return cells, secs, depth
 
 
 def cycle_accounting(p: HardwareParams) -> dict[str, int]:
@@ -107,8 +116,35 @@ def build_line(p: HardwareParams) -> str:
     return line
 
 
-def section(params: HardwareParams, cells: dict, seconds: float, heading: str = "") -> list[str]:
-    """Markdown of one synthesized build: resource table against the XC7Z020, raw cells, cycle accounting."""
+def depth_lines(depth: dict, sub: str) -> list[str]:
+    """Markdown of one build's logic depth (rtl.depth.analyze's result): the critical path, the deepest paths into
+    the six deepest destinations, and the raw result (read back by `recorded`)."""
+    c = depth["critical"]
+    lines = [f"{sub} Logic depth (register to register, after synth_xilinx; see 'Logic depth and 100 MHz')", "",
+             "| | |", "|---|---|",
+             f"| deepest path (estimate) | {c['delay_ns']:.2f} ns: `{c['from']}` ({c['from_cell']}) to `{c['to']}` "
+             f"({c['to_cell']}) |",
+             f"| on that path | {c['lut_levels']} LUT levels, {c['muxf']} MUXF7/8, {c['carry4']} CARRY4, "
+             f"{c['dsp']} DSP48E1, {c['nets']} nets |",
+             f"| cell delay + nets | {c['cells_ns']:.2f} ns + {c['nets']} x {depth['net_ns']:g} ns |",
+             f"| average net delay at which it still meets {depth['clock_ns']:g} ns (less "
+             f"{depth['uncertainty_ns']:g} ns uncertainty) | {c['net_budget_ns']:.2f} ns |",
+             f"| most LUT levels (LUT, LUT-RAM read, MUXF) on any path | {depth['max_lut_levels']} |",
+             f"| longest CARRY4 chain on any path | {depth['max_carry4']} ({4 * depth['max_carry4']} bits) |",
+             f"| timed endpoints | {depth['endpoints']} |", "",
+             "| destination | from | estimate (ns) | LUT levels | MUXF | CARRY4 | DSP48E1 | nets | net budget (ns) |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for q in depth["paths"]:
+        lines.append(f"| `{q['to']}` ({q['to_cell']}) | `{q['from']}` ({q['from_cell']}) | {q['delay_ns']:.2f} | "
+                     f"{q['lut_levels']} | {q['muxf']} | {q['carry4']} | {q['dsp']} | {q['nets']} | "
+                     f"{q['net_budget_ns']:.2f} |")
+    return lines + ["", "Logic depth (raw):", "", "```", json.dumps(depth, indent=1, sort_keys=True), "```", ""]
+
+
+def section(params: HardwareParams, cells: dict, seconds: float, heading: str = "", depth: dict | None = None
+            ) -> list[str]:
+    """Markdown of one synthesized build: resource table against the XC7Z020, raw cells, logic depth (when
+    measured), cycle accounting."""
     c = count(cells)
     acc = cycle_accounting(params)
     B = params.batch
@@ -119,8 +155,10 @@ def section(params: HardwareParams, cells: dict, seconds: float, heading: str = 
         lines.append(f"| {k} | {c[k]:g} | {XC7Z020[k]} | {100 * c[k] / XC7Z020[k]:.1f} |")
     sub = "###" if heading else "##"
     lines += ["", f"BRAM detail: {c['RAMB36E1']} RAMB36E1 + {c['RAMB18E1']} RAMB18E1; LUTRAM cells {c['LUTRAM cells']}.",
-              "", "Raw cell counts:", "", "```", json.dumps(cells, indent=1, sort_keys=True), "```", "",
-              f"{sub} Cycle accounting (per Euler step)", "",
+              "", "Raw cell counts:", "", "```", json.dumps(cells, indent=1, sort_keys=True), "```", ""]
+    if depth:
+        lines += depth_lines(depth, sub)
+    lines += [f"{sub} Cycle accounting (per Euler step)", "",
               f"- MAC bound {'B·' if B > 1 else ''}N(N+M)/L = {acc['mac_bound']} cycles",
               f"- conditioning group first: +{acc['cond_group']} cycles",
               f"- drain of the last group (MAC {OscillatorCore.MAC_LATENCY} + {'B·' if B > 1 else ''}L rows + post "
@@ -154,24 +192,54 @@ def section(params: HardwareParams, cells: dict, seconds: float, heading: str = 
     return lines + [""]
 
 
-def report(params: HardwareParams, cells: dict, seconds: float, others: list | None = None) -> str:
-    """docs/resources.md: `params`' synthesis first, then each (name, params, cells, seconds) of `others` under a
-    heading of its own (the streamed-K build of the PYNQ-Z2 next to the on-chip one)."""
+DEPTH_NOTE = """## Logic depth and 100 MHz
+
+No open place and route exists for the XC7Z020, so the clock rests on the netlist Yosys maps: `rtl.depth` flattens
+the `synth_xilinx` netlist and times every path between two clocked elements (flip-flops, block RAM ports, DSP48E1
+pipeline registers, LUT-RAM write ports). Cell delays are the per-arc figures of the cell library synth_xilinx maps
+to (Yosys `techlibs/xilinx/cells_sim.v` `specify` blocks, which cite Project X-Ray's measured timing database for a
+-1 speed-grade 7-series part, github.com/SymbiFlow/prjxray-db `artix7/timings`): a LUT input to its output
+0.127 to 0.642 ns by the pin the mapper used, a CARRY4 carry-in to carry-out 0.114 ns per 4 bits (up to 0.580 ns to
+enter a chain), a flip-flop clock-to-output 0.303 ns, block RAM clock-to-output 2.454 ns (no output register), a
+DSP48E1 multiply 2.690 (B) to 2.823 (A) ns to P when no pipeline register is on the way. The
+XC7Z020's programmable logic is the same 28 nm 7-series fabric; Xilinx DS187 (Zynq-7000 SoC DC and AC switching
+characteristics, -1 grade: CLB, block RAM and DSP48E1 switching characteristics, T_ILO, T_BYP, T_RCKO_DO,
+T_DSPDCK_*) is the data sheet to check these arcs against; it was not at hand offline, so the figures above are
+the library's, not compared with it. Routing is unknown before placement: each net counts a
+planning {net:g} ns, except the dedicated CARRY4 and DSP48E1 cascades. A path meets {clock:g} ns at 100 MHz when
+clock-to-output + cells + nets + setup stay under the period less {unc:g} ns of clock uncertainty; the table gives,
+for each deep path, the average net delay at which it still does (0.5 ns per net is typical of short local
+routes; long fan-out nets exceed it). Only Vivado's post-route timing report (bitstreams/pynq-z2/build_bitstream.tcl)
+measures the clock; this estimate says which paths it will name first.
+"""
+
+
+def report(params: HardwareParams, cells: dict, seconds: float, others: list | None = None,
+           depth: dict | None = None) -> str:
+    """docs/resources.md: `params`' synthesis first, then each (name, params, cells, seconds, depth) of `others`
+    under a heading of its own (the streamed-K build of the PYNQ-Z2 next to the on-chip one); the logic-depth note
+    when any build's depth is known."""
+    from .depth import CLOCK_NS, CLOCK_UNCERTAINTY_NS, NET_NS
+
     lines = ["# Resource estimate (yosys synth_xilinx, XC7Z020)", "",
              "Generated by `python -m rtl.resources`; counts are Yosys 7-series estimates, not Vivado results.", ""]
-    lines += section(params, cells, seconds)
-    for name, p, c, secs in others or []:
-        lines += section(p, c, secs, heading=f"{name}: {'streamed-K build' if p.k_streamed else 'build'} "
-                                            f"(n={p.n}, batch {p.batch})")
+    lines += section(params, cells, seconds, depth=depth)
+    for name, p, c, secs, dep in others or []:
+        lines += section(p, c, secs, depth=dep, heading=f"{name}: {'streamed-K build' if p.k_streamed else 'build'} "
+                                                        f"(n={p.n}, batch {p.batch})")
+    if depth or any(o[4] for o in others or []):
+        lines += DEPTH_NOTE.format(net=NET_NS, clock=CLOCK_NS, unc=CLOCK_UNCERTAINTY_NS).splitlines() + [""]
     return "\n".join(lines)
 
 
-def recorded(path: Path) -> list[tuple[str, dict, float]]:
-    """(build line, raw cells, yosys seconds) of every build a report written by `report` records, in order."""
+def recorded(path: Path) -> list[tuple[str, dict, float, dict | None]]:
+    """(build line, raw cells, yosys seconds, logic depth or None) of every build a report written by `report`
+    records, in order."""
     text = path.read_text()
-    found = re.findall(r"^(Build: [^\n]*?)\. Yosys run time (\d+) s\.\n.*?Raw cell counts:\n\n```\n(.*?)\n```",
+    found = re.findall(r"^(Build: [^\n]*?)\. Yosys run time (\d+) s\.\n.*?Raw cell counts:\n\n```\n(.*?)\n```\n"
+                       r"(?:\n#+ Logic depth [^\n]*\n.*?Logic depth \(raw\):\n\n```\n(.*?)\n```\n)?",
                        text, re.S | re.M)
-    return [(b, json.loads(c), float(secs)) for b, secs, c in found]
+    return [(b, json.loads(c), float(secs), json.loads(d) if d else None) for b, secs, c, d in found]
 
 
 def main(argv=None) -> int:
@@ -205,22 +273,25 @@ def main(argv=None) -> int:
     kept = {}
     if a.config and out.exists():
         try:
-            kept = {b: (c, secs) for b, c, secs in recorded(out)}
+            kept = {b: (c, secs, dep) for b, c, secs, dep in recorded(out)}
         except ValueError as e:
             ap.error(f"--out {out}: its raw cell counts are not JSON ({e}); write to a new file")
-    cells, secs = synthesize(params, timeout_s=a.timeout)
+    cells, secs, depth = synthesize(params, timeout_s=a.timeout)
     if a.config:
-        text = named_report({a.config: (cells, secs)}, kept)
+        text = named_report({a.config: (cells, secs, depth)}, kept)
     else:
-        text = report(params, cells, secs)
+        text = report(params, cells, secs, depth=depth)
     atomic_write(out, text)
-    print(json.dumps(count(cells)), f"yosys {secs:.0f} s")
+    crit = depth["critical"]
+    print(json.dumps(count(cells)), f"yosys {secs:.0f} s; deepest path {crit['delay_ns']} ns "
+          f"({crit['lut_levels']} LUT levels, {crit['carry4']} CARRY4)")
     return 0
 
 
-def named_report(fresh: dict[str, tuple[dict, float]], kept: dict[str, tuple[dict, float]]) -> str:
-    """The report of the named builds (CONFIGS order): counts synthesized now (`fresh`, by config name), else those
-    recorded for the same build line (`kept`, from `recorded`); builds with neither are left out."""
+def named_report(fresh: dict[str, tuple[dict, float, dict | None]],
+                 kept: dict[str, tuple[dict, float, dict | None]]) -> str:
+    """The report of the named builds (CONFIGS order): (cells, seconds, depth) synthesized now (`fresh`, by config
+    name), else those recorded for the same build line (`kept`, from `recorded`); builds with neither are left out."""
     have = []
     for name, p in CONFIGS.items():
         got = fresh.get(name) or kept.get(build_line(p))
@@ -228,8 +299,8 @@ def named_report(fresh: dict[str, tuple[dict, float]], kept: dict[str, tuple[dic
             have.append((name, p, *got))
     if not have:
         raise ValueError("no counts for any named build")
-    (_, p0, c0, s0), rest = have[0], have[1:]
-    return report(p0, c0, s0, others=rest)
+    (_, p0, c0, s0, d0), rest = have[0], have[1:]
+    return report(p0, c0, s0, others=rest, depth=d0)
 
 
 if __name__ == "__main__":
