@@ -271,7 +271,7 @@ def analyze(netlist: dict, top: str | None = None, net_ns: float = NET_NS, lib: 
     top, seen = [], set()
     for t, b, setup in ranked:  # the deepest path into each of the `keep` deepest destinations (by signal name)
         d = describe(t, b, setup)
-        base = re.sub(r"\[\d+\]$", "", d["to"])
+        base = re.sub(r"\d+", "#", d["to"])  # one row per kind: kbank3.0.5 and kbank7.0.1 alike
         if base not in seen:
             seen.add(base)
             top.append(d)
