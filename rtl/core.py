@@ -228,33 +228,38 @@ class OscillatorCore(wiring.Component):
             name = next((name for name, c in LOAD_TARGETS.items() if c == code), None)
             return {"k": L // per_k, "drive": L // per_d, "kcond": L // per_d}.get(name, 1) - 1
 
+        # ld_room = (ld_left != 0) and ld_last = (ld_left == 1) are registered too, so accepting a word is one gate.
         reset_target = regs.BY_NAME["LOAD_TARGET"].reset
         ld_left = Signal(32, init=target_len(reset_target))
+        ld_room = Signal(init=target_len(reset_target) != 0)
+        ld_last = Signal(init=target_len(reset_target) == 1)
         ld_last_chunk = Signal(_bits_for(L), init=target_last_chunk(reset_target))
         with m.If(load_sel):
             with m.Switch(wdata[:len(load_target)]):
                 for name, code in LOAD_TARGETS.items():
                     with m.Case(code):
-                        m.d.sync += [ld_left.eq(target_len(code)), ld_last_chunk.eq(target_last_chunk(code))]
+                        m.d.sync += [ld_left.eq(target_len(code)), ld_last_chunk.eq(target_last_chunk(code)),
+                                     ld_room.eq(target_len(code) != 0), ld_last.eq(target_len(code) == 1)]
                 with m.Default():
-                    m.d.sync += [ld_left.eq(0), ld_last_chunk.eq(0)]
+                    m.d.sync += [ld_left.eq(0), ld_last_chunk.eq(0), ld_room.eq(0), ld_last.eq(0)]
         ld_fire = Signal()
         ld_ok = Signal()
         m.d.comb += [self.s_axis_tready.eq(~busy & ~rb_busy & ~load_sel),
                      ld_fire.eq(self.s_axis_tvalid & self.s_axis_tready),
-                     ld_ok.eq(ld_fire & (ld_left != 0))]
+                     ld_ok.eq(ld_fire & ld_room)]
         word = self.s_axis_tdata
         with m.If(load_sel):
             m.d.sync += [load_count.eq(0), ld_addr.eq(0), ld_chunk.eq(0)]
         with m.Elif(ld_fire):
             with m.If(ld_ok):
-                m.d.sync += [load_count.eq(load_count + 1), ld_left.eq(ld_left - 1)]
+                m.d.sync += [load_count.eq(load_count + 1), ld_left.eq(ld_left - 1), ld_room.eq(~ld_last),
+                             ld_last.eq(ld_left == 2)]
                 with m.If(ld_chunk == ld_last_chunk):
                     m.d.sync += [ld_chunk.eq(0), ld_addr.eq(ld_addr + 1)]
                 with m.Else():
                     m.d.sync += ld_chunk.eq(ld_chunk + 1)
                 # tlast must mark exactly the last expected word.
-                with m.If(self.s_axis_tlast != (ld_left == 1)):
+                with m.If(self.s_axis_tlast != ld_last):
                     m.d.sync += load_error.eq(1)
             with m.Else():
                 m.d.sync += load_error.eq(1)  # too many words or no valid target: dropped

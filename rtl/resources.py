@@ -3,6 +3,7 @@ against the XC7Z020 (PYNQ-Z2), plus the cycle accounting. Yosys counts are estim
 
     python -m rtl.resources --config pynq-z2 --out docs/resources.md
     python -m rtl.resources --config pynq-z2-streamed --out docs/resources.md   # the streamed-K build (n6656, B 3)
+    python -m rtl.resources --rerender --out docs/resources.md   # no synthesis: after benchmarks/bench_cycles.py
 
 A named build (--config) re-synthesizes that build only; the other named builds --out already records keep their
 recorded counts, so docs/resources.md holds every named build.
@@ -107,6 +108,36 @@ def streamed_cycle_accounting(p: HardwareParams, port_beats_per_cycle: float, la
             "bound": "ddr" if ddr > acc["step_model"] else "compute"}
 
 
+#: The cycle benchmark's results (benchmarks/bench_cycles.py): STEP_CYCLES and CYCLES measured in Verilator.
+BENCH_CYCLES = Path(__file__).resolve().parent.parent / "benchmarks" / "results" / "bench_cycles.json"
+
+
+def measured_cycles(p: HardwareParams, path: Path | None = None) -> dict | None:
+    """The cycle benchmark's measurement of a build with `p`'s cycle structure (n, n_cond, lanes, batch, CORDIC
+    iterations), else None (no file, another build, or a run that was not bit-exact).
+
+    Returns {"step_cycles", "run_cycles", "steps", "mac_cycles_per_step", "source"}; `run_cycles` is one image:
+    `steps` Euler steps and the init pass (the core's CYCLES counter). Raises ValueError when the file is not what
+    benchmarks/bench_cycles.py writes (fields missing, not integers, or out of range)."""
+    path = Path(path or BENCH_CYCLES)
+    if not path.is_file():
+        return None
+    try:
+        res = json.loads(path.read_text())
+        got = res["params"]
+        key = (int(got["n"]), int(got["n_cond"]), int(got["lanes"]), int(got.get("batch", 1)),
+               int(got["spec"]["cordic_iters"]))
+        step, run, steps = (res[k] for k in ("step_cycles", "run_cycles", "steps"))
+    except (KeyError, TypeError, ValueError) as e:
+        raise ValueError(f"{path}: not a bench_cycles result ({e}); re-run python benchmarks/bench_cycles.py") from None
+    if not all(isinstance(v, int) and 0 < v < 1 << 40 for v in (step, run, steps)):
+        raise ValueError(f"{path}: step_cycles, run_cycles and steps must be positive integers")
+    if key != (p.n, p.n_cond, p.lanes, p.batch, p.spec.cordic_iters) or res.get("bit_exact") is not True:
+        return None
+    return {"step_cycles": step, "run_cycles": run, "steps": steps, "mac_cycles_per_step": p.mac_cycles_per_step,
+            "source": "benchmarks/results/bench_cycles.json (STEP_CYCLES, CYCLES in Verilator)"}
+
+
 def build_line(p: HardwareParams) -> str:
     """One line naming the build (bitstreams.resources.resources_from_rtl_report finds a build's section by it)."""
     line = (f"Build: n={p.n}, n_cond={p.n_cond}, lanes={p.lanes}, K {p.spec.coupling_bits}-bit, "
@@ -165,6 +196,14 @@ def section(params: HardwareParams, cells: dict, seconds: float, heading: str = 
               f"{OscillatorCore.POST_LATENCY} + CORDIC + 3): +{acc['drain']} cycles",
               f"- model: {acc['step_model']} cycles/step = {100 * (acc['step_model'] / acc['mac_bound'] - 1):.2f} % over the bound",
               f"- once per run: init CORDIC pass {acc['init_pass']} cycles"]
+    meas = measured_cycles(params)
+    if meas:
+        from .depth import CLOCK_NS
+
+        lines.append(f"- measured ({meas['source']}): {meas['step_cycles']} cycles/step = "
+                     f"{100 * (meas['step_cycles'] / acc['mac_bound'] - 1):.2f} % over the bound; one image "
+                     f"({meas['steps']} steps + init pass) {meas['run_cycles']} cycles = "
+                     f"{meas['run_cycles'] * CLOCK_NS / 1e6:.3f} ms at {1e3 / CLOCK_NS:g} MHz")
     if params.k_streamed:
         lines.append(f"- K from DDR: {params.k_beats_used} wide beats ({params.k_ports} x {params.k_beat_bits // params.k_ports}"
                      f" bit) per Euler step, {params.k_ddr_bytes / 2**20:.1f} MiB; the step takes the larger of the model "
@@ -255,7 +294,22 @@ def main(argv=None) -> int:
                     help=".md report to write (.json beside it)")
     ap.add_argument("--timeout", type=cli.int_range(1, 7 * 24 * 3600), default=3600,
                     help="yosys time limit in seconds")
+    ap.add_argument("--rerender", action="store_true",
+                    help="no synthesis: re-render --out from the builds it records (after a cycle benchmark or an "
+                         "RTL latency change)")
     a = ap.parse_args(argv)
+    if a.rerender:
+        if a.config or a.n or a.n_cond or a.lanes or a.format:
+            ap.error("--rerender re-renders the recorded builds; drop --config/--n/--n-cond/--lanes/--format")
+        out = Path(a.out)
+        try:
+            kept = {b: (c, secs, dep) for b, c, secs, dep in recorded(out)} if out.is_file() else {}
+            text = named_report({}, kept)
+        except ValueError as e:
+            ap.error(f"--out {out}: {e}; synthesize with --config first")
+        atomic_write(out, text)
+        print(f"re-rendered {out} ({len(kept)} recorded builds)")
+        return 0
     given = [x for x, v in (("--n", a.n), ("--n-cond", a.n_cond), ("--lanes", a.lanes), ("--format", a.format))
              if v is not None]
     if a.config:
