@@ -266,18 +266,27 @@ class OscillatorCore(wiring.Component):
         is_tgt = {name: Signal(name=f"ld_{name}") for name in LOAD_TARGETS}
         for name, code in LOAD_TARGETS.items():
             m.d.comb += is_tgt[name].eq(ld_ok & (load_target == code))
+        # The K and drive bank writes fan out to every lane: they take each word one clock later from registers
+        # (bk_*), so the stream handshake and the lanes' write enables are separate, short paths.
+        bk_word, bk_kaddr = Signal(BUS_BITS, name="bk_word"), Signal.like(ld_addr, name="bk_kaddr")
+        bk_daddr = Signal(_bits_for(p.drive_bank_depth), name="bk_daddr")
+        bk_chunk, bk_k, bk_d = Signal.like(ld_chunk, name="bk_chunk"), Signal(name="bk_k"), Signal(name="bk_d")
+        m.d.sync += [bk_word.eq(word), bk_kaddr.eq(ld_addr), bk_chunk.eq(ld_chunk),
+                     bk_daddr.eq(Mux(is_tgt["kcond"], B * G * M + ld_addr, ld_addr)),
+                     bk_k.eq(is_tgt["k"]), bk_d.eq(is_tgt["drive"] | is_tgt["kcond"])]
         for l in range(L):
             ck, tk = divmod(l, per_k)
             cd, td = divmod(l, per_d)
             if not streamed:
                 m.d.comb += [
-                    k_wr[l].addr.eq(ld_addr), k_wr[l].data.eq(word[tk * s.coupling_bits:(tk + 1) * s.coupling_bits]),
-                    k_wr[l].en.eq(is_tgt["k"] & (ld_chunk == ck)),
+                    k_wr[l].addr.eq(bk_kaddr),
+                    k_wr[l].data.eq(bk_word[tk * s.coupling_bits:(tk + 1) * s.coupling_bits]),
+                    k_wr[l].en.eq(bk_k & (bk_chunk == ck)),
                 ]
             m.d.comb += [
-                d_wr[l].addr.eq(Mux(is_tgt["kcond"], B * G * M + ld_addr, ld_addr)),
-                d_wr[l].data.eq(word[td * s.drive_bits:(td + 1) * s.drive_bits]),
-                d_wr[l].en.eq((is_tgt["drive"] | is_tgt["kcond"]) & (ld_chunk == cd)),
+                d_wr[l].addr.eq(bk_daddr),
+                d_wr[l].data.eq(bk_word[td * s.drive_bits:(td + 1) * s.drive_bits]),
+                d_wr[l].en.eq(bk_d & (bk_chunk == cd)),
             ]
         m.d.comb += [
             gain_wr.addr.eq(load_count), gain_wr.data.eq(word[:s.gain_bits]), gain_wr.en.eq(is_tgt["gain"]),
