@@ -190,34 +190,41 @@ def gpu_memory_fit(w: Workload, P: ParamSet) -> dict:
 
 
 @functools.lru_cache(maxsize=None)
-def _rtl_cycles(n: int, n_cond: int, lanes: int, bits: int) -> tuple[int, int]:
-    """(cycles per step, init pass) from the RTL's accounting; it builds throw-away Amaranth objects to read
+def _rtl_cycles(n: int, n_cond: int, lanes: int, bits: int) -> tuple[int, int, dict | None]:
+    """(cycles per step, init pass, the cycle benchmark's measurement of this build or None) from the RTL's
+    accounting (rtl.resources.cycle_accounting, measured_cycles); it builds throw-away Amaranth objects to read
     their latency, so Amaranth's UnusedElaboratable warnings are silenced here (they are freed inside the block)."""
     import gc
     import warnings
     from dataclasses import replace
 
     from fixedpoint.spec import FORMATS, HardwareParams
-    from rtl.resources import cycle_accounting
+    from rtl.resources import cycle_accounting, measured_cycles
 
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*created but never used")
-        acc = cycle_accounting(HardwareParams(n, n_cond, lanes, replace(FORMATS["default"], coupling_bits=bits)))
+        p = HardwareParams(n, n_cond, lanes, replace(FORMATS["default"], coupling_bits=bits))
+        acc = cycle_accounting(p)
         gc.collect()
-    return acc["step_model"], acc["init_pass"]
+    return acc["step_model"], acc["init_pass"], measured_cycles(p)
 
 
 def fpga_cycles(n: int, n_cond: int, lanes: int, steps: int, P: ParamSet, bits: int = 8) -> dict:
     """Cycles of the lane-parallel core: groups*(n+m) main MACs + m cond MACs + drain per step, + a run's init pass.
 
-    Uses the RTL's own accounting (rtl.resources.cycle_accounting) when rtl/ is importable; otherwise the
-    fpga_step_overhead_cycles assumption stands in for the drain and init pass.
+    The cycle benchmark's measurement (benchmarks/results/bench_cycles.json: STEP_CYCLES, and CYCLES less the
+    steps for the init pass) when it measured this build; else the RTL's own accounting
+    (rtl.resources.cycle_accounting) when rtl/ is importable; else the fpga_step_overhead_cycles assumption
+    stands in for the drain and init pass.
     """
     step_mac = (n // lanes) * (n + n_cond) + n_cond
     source = "assumed overhead (roadmap_params)"
     try:
-        step, init = _rtl_cycles(n, n_cond, lanes, bits)
+        step, init, meas = _rtl_cycles(n, n_cond, lanes, bits)
         source = "rtl.resources.cycle_accounting"
+        if meas:
+            step, init = meas["step_cycles"], meas["run_cycles"] - meas["steps"] * meas["step_cycles"]
+            source = "measured: " + meas["source"]
     except (ImportError, ValueError):
         step = step_mac + P.v("fpga_step_overhead_cycles", "cycle")
         init = P.v("fpga_step_overhead_cycles", "cycle")
