@@ -173,10 +173,12 @@ def analyze(netlist: dict, top: str | None = None, net_ns: float = NET_NS, lib: 
             keep: int = 6) -> dict:
     """Longest register-to-register paths of a flattened, mapped Yosys JSON netlist (`write_json`).
 
-    Returns {"critical": {"delay_ns", "cells_ns", "nets", "lut_levels", "muxf", "carry4", "dsp", "from", "to",
-    "net_budget_ns"}, "max_lut_levels", "max_carry4", "endpoints", "cells"}: the path with the largest estimated
-    delay (cell arcs + `net_ns` per net + setup), and separately the most LUT levels (LUTs, LUT-RAM reads, MUXF7/8
-    count one each) and the longest CARRY4 chain on any path. net_budget_ns: the largest average net delay for
+    Returns {"critical": {"delay_ns", "cells_ns", "nets", "lut_levels", "muxf", "carry4", "dsp", "setup_ns", "from",
+    "from_cell", "to", "to_cell", "net_budget_ns"}, "paths": [...], "max_lut_levels", "max_carry4", "endpoints",
+    "net_ns", "clock_ns", "uncertainty_ns"}: the path with the largest estimated delay (clock-to-output + cell
+    arcs + `net_ns` per net + setup), the deepest path into each of the `keep` deepest kinds of destination
+    ("paths", critical first), and separately the most LUT levels (LUTs, LUT-RAM reads, MUXF7/8 count one each)
+    and the longest CARRY4 chain on any path. net_budget_ns: the largest average net delay for
     which the critical path meets CLOCK_NS - CLOCK_UNCERTAINTY_NS. Raises DepthError on an unknown cell type or a
     combinational loop.
     """
@@ -189,7 +191,7 @@ def analyze(netlist: dict, top: str | None = None, net_ns: float = NET_NS, lib: 
         for k, b in enumerate(net["bits"]):
             if isinstance(b, int) and (b not in names or (names[b][0].startswith("$") and not name.startswith("$"))):
                 names[b] = (name, k)
-    fanout = defaultdict(list)  # bit -> [(out bit, ps, cell type, dedicated)]
+    fanout = defaultdict(list)  # bit -> [(out bit, ps, cell type)]
     indeg = defaultdict(int)
     start_at, end_req = {}, defaultdict(list)
     ctype_of_driver = {}
@@ -203,7 +205,7 @@ def analyze(netlist: dict, top: str | None = None, net_ns: float = NET_NS, lib: 
         for b, ps in starts:
             start_at[b] = max(start_at.get(b, 0), ps)
             ctype_of_driver.setdefault(b, ctype)
-        label = cname
+        label = _clean(cname)
         if ctype.startswith("FD") and _bits(cell, "Q"):
             label = _name(names, _bits(cell, "Q")[0])
         for b, ps in ends:
@@ -321,7 +323,13 @@ def _carry_cascade_inputs(mod: dict) -> set:
 
 
 def _name(names: dict, bit) -> str:
+    """A net bit's readable name: its user-given signal name where it has one; a folder a generated cell name
+    quotes is dropped (Yosys names cells after the source file: $mul$<dir>/osc_core.v:123$4)."""
     if bit not in names:
         return f"net {bit}"
     name, k = names[bit]
-    return f"{name.lstrip(chr(92))}[{k}]"
+    return f"{_clean(name)}[{k}]"
+
+
+def _clean(name: str) -> str:
+    return re.sub(r"(?:[^\s$:/]*/)+([^\s$:/]+\.v)", r"\1", name.lstrip(chr(92)))

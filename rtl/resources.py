@@ -65,11 +65,13 @@ def synthesize(params: HardwareParams, yosys: str = "yosys", timeout_s: int = 36
         # one init word per memory address (over 10 min and 12 GB at the PYNQ-Z2 build).
         v.write_text(_ZERO_LIST.sub("", _ZERO_LOOP.sub("", v.read_text())))
         stat, flat = Path(d) / "stat.json", Path(d) / "flat.json"
-        script = (f"read_verilog {v}; synth_xilinx -family xc7 -noiopad -top {TOP}; tee -q -o {stat} stat -json; "
-                  f"flatten; setattr -unset src; write_json {flat}")
+        # Run in the build folder with relative names: Yosys puts the source file's name into the names of the
+        # cells it creates ($mul$osc_core.v:123$4), which the logic-depth report quotes.
+        script = (f"read_verilog {v.name}; synth_xilinx -family xc7 -noiopad -top {TOP}; tee -q -o {stat.name} "
+                  f"stat -json; flatten; setattr -unset src; write_json {flat.name}")
         t = time.time()
         with status(f"yosys synth_xilinx of the n={params.n}, {params.lanes}-lane core (minutes)"):
-            res = subprocess.run([exe, "-q", "-p", script], capture_output=True, text=True, timeout=timeout_s)
+            res = subprocess.run([exe, "-q", "-p", script], capture_output=True, text=True, timeout=timeout_s, cwd=d)
         if res.returncode:
             raise RuntimeError(f"yosys failed:\n{res.stdout[-3000:]}{res.stderr[-3000:]}")
         secs = time.time() - t
