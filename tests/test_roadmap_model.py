@@ -124,7 +124,8 @@ def test_fpga_column_is_the_streamed_benchmark():
         assert round(1 / e["latency_s"], 2) == m["images_per_s"] == round(d["images_per_s"], 2)
     n6656 = bench[("imagenet64-n6656", 4)]["images_per_s"]  # the README quotes it (benchmarks.headline)
     assert round(1 / _row(r, "imagenet64-n6656")["estimates"]["FPGA XC7Z020"]["latency_s"], 2) == n6656 > 1
-    assert round(1 / _row(r, "imagenet64-n16384")["estimates"]["FPGA XC7Z020"]["latency_s"], 2) == 2.16
+    assert round(1 / _row(r, "imagenet64-n16384")["estimates"]["FPGA XC7Z020"]["latency_s"], 2) == \
+        bench[("imagenet64-n16384", 4)]["images_per_s"]
     # the benchmark's measured check is quoted in the report
     chk = r["streamed_check"]
     assert chk["bit_exact"] and chk["max_abs_error"] < 0.10 and {b["n"] for b in chk["builds"]} >= {1024, 6656}
