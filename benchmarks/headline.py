@@ -92,7 +92,8 @@ def _bench_table(f: dict) -> list[str]:
         f"(model {f['model']:,}) |",
         f"| cycles per {f['steps']}-step run incl. init pass (CYCLES) | {f['run']:,} vs {f['steps'] * f['bound']:,}: "
         f"**+{_pct(f['run'], f['steps'] * f['bound'])}** |",
-        f"| Verilator build (`-O2`, cold) | {b['verilator_build_s']:.0f} s |",
+        f"| Verilator build in this run (`-O2`, ports-only VPI) | {b['verilator_build_s']:.1f} s (cold and ccache builds: "
+        "`benchmarks/results/sim_speed.md`) |",
         f"| model load ({b['model_load_words']:,} words: K, Kc, gain, omega) | {b['model_load_s']:.1f} s (once per model) |",
         f"| one image: drive + phases in ({b['request_words']:,} words), START, {f['steps']} steps, readback | "
         f"**{walls} s wall, median {b['image_wall_s_median']:.2f} s** |",
