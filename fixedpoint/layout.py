@@ -3,7 +3,8 @@
 Every load is a sequence of 32-bit words on the core's AXI4-Stream input, written after selecting a
 target in the LOAD_TARGET register. Lane-banked memories are sent address-major, lane-minor, with
 `lanes_per_word` lanes packed per word (lane t of a word in bits [t*bits, (t+1)*bits)).
-Oscillator i lives in lane i % L at group i // L; bank address = group * columns + column.
+Oscillator i lives in lane i % L at group i // L; bank address = group * columns + column. When L does not divide
+n the last group is ragged: its lanes beyond row n hold all-zero weights (the banks are padded to groups * L rows).
 
 Batches (params.batch = B): the per-request loads carry B samples, sample-major (sample b's drive rows, then
 sample b+1's; phase words likewise), and the readback returns B * (n + n_cond) words in the same order.
@@ -42,14 +43,22 @@ def unpack_lanes(words: np.ndarray, bits: int, per_word: int, lanes: int) -> np.
     return f.reshape(-1, lanes)
 
 
+def _rows_padded(params: HardwareParams, rows: np.ndarray) -> np.ndarray:
+    """(n, c) -> (groups * lanes, c): the ragged last group's missing rows are zero weights."""
+    rows = np.asarray(rows)
+    out = np.zeros((params.groups * params.lanes, rows.shape[1]), dtype=np.int64)
+    out[: params.n] = rows
+    return out
+
+
 def k_banked(params: HardwareParams, k: np.ndarray) -> np.ndarray:
     g, L, n = params.groups, params.lanes, params.n
-    return k.reshape(g, L, n).transpose(0, 2, 1).reshape(g * n, L)
+    return _rows_padded(params, k).reshape(g, L, n).transpose(0, 2, 1).reshape(g * n, L)
 
 
 def drive_banked(params: HardwareParams, drive_c: np.ndarray) -> np.ndarray:
     g, L, m = params.groups, params.lanes, params.n_cond
-    return drive_c.reshape(g, L, m).transpose(0, 2, 1).reshape(g * m, L)
+    return _rows_padded(params, drive_c).reshape(g, L, m).transpose(0, 2, 1).reshape(g * m, L)
 
 
 def kcond_banked(params: HardwareParams, kcond: np.ndarray) -> np.ndarray:

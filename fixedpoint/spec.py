@@ -38,6 +38,12 @@ AXI_BURST_BYTES = AXI_BURST_BEATS * AXI_DATA_BITS // 8
 K_SOURCES = ("bram", "ddr")
 #: Most K read masters (HP ports) a streamed-K build may use; the XC7Z020 has four HP ports.
 K_PORTS_MAX = 4
+#: DSP48E1 port widths (UG479, "DSP48E1 slice"): A 25 bits (after the pre-adder), B 18 bits, P 48 bits, signed.
+DSP_A_BITS, DSP_B_BITS, DSP_P_BITS = 25, 18, 48
+#: DSP48E1 the MAC lanes of a PYNQ-Z2 build may use: the XC7Z020's 220 (DS190) less what the rest of the core
+#: takes (post-processor and CORDIC: 7 by yosys today, docs/resources.md) and a margin for the post-processor's
+#: pipelining. fixedpoint.spec.lut_lanes_for turns it into the number of LUT-multiplier lanes.
+MAC_DSP_BUDGET = 200
 
 
 def signed_bits(bound: int) -> int:
@@ -164,6 +170,7 @@ class HardwareParams:
     batch: int = 1
     k_source: str = "bram"
     k_ports: int = 1
+    lut_lanes: int = 0
 
     def __post_init__(self):
         if self.n < 1 or self.n_cond < 1 or self.lanes < 1:
@@ -174,10 +181,14 @@ class HardwareParams:
             raise ValueError(f"k_source must be one of {K_SOURCES} (got {self.k_source!r})")
         if not 1 <= self.k_ports <= K_PORTS_MAX or (self.k_ports > 1 and not self.k_streamed):
             raise ValueError(f"k_ports must be 1..{K_PORTS_MAX}, and 1 unless K is streamed from DDR (got {self.k_ports})")
-        if self.n % self.lanes:
-            raise ValueError(f"n={self.n} must be a multiple of lanes={self.lanes}")
+        if not 0 <= self.lut_lanes <= self.lanes:
+            raise ValueError(f"lut_lanes must be 0..lanes={self.lanes} (got {self.lut_lanes})")
         if self.n_cond > self.lanes:
             raise ValueError(f"n_cond={self.n_cond} must not exceed lanes={self.lanes}")
+        if self.lanes > self.columns_per_group:
+            raise ValueError(f"lanes={self.lanes} must not exceed the MAC columns of a group, n + n_cond * "
+                             f"drive_passes = {self.columns_per_group} (a group's rows are post-processed while the "
+                             f"next group's MACs run)")
         for name, b in (("coupling", self.spec.coupling_bits), ("drive", self.spec.drive_bits)):
             per = self.lanes_per_word(b)
             if self.lanes % per:
@@ -192,8 +203,48 @@ class HardwareParams:
 
     @property
     def groups(self) -> int:
-        """Main row groups per Euler step (the conditioning group comes on top)."""
-        return self.n // self.lanes
+        """Main row groups per Euler step (the conditioning group comes on top): ceil(n / lanes); the last one is
+        ragged when lanes does not divide n (its missing rows have all-zero weights and are not post-processed)."""
+        return -(-self.n // self.lanes)
+
+    @property
+    def last_group_rows(self) -> int:
+        """Rows of the last main group: n - (groups - 1) * lanes (= lanes unless the group is ragged)."""
+        return self.n - (self.groups - 1) * self.lanes
+
+    # --- MAC lanes: digit-serial weights (docs/rtl.md, "MAC lanes") ------------------------------
+    @property
+    def digit_bits(self) -> int:
+        """Signed width of the lane multiplier's weight operand: one coupling weight, or one digit of a drive /
+        conditioning-block weight (coupling_bits unsigned bits, or the signed top digit)."""
+        return self.spec.coupling_bits + 1
+
+    @property
+    def drive_passes(self) -> int:
+        """Digits of a drive weight (ceil(drive_bits / coupling_bits)): the drive columns of a group are swept
+        this many times, top digit first, and accumulated by Horner's rule (acc << coupling_bits between passes)."""
+        return -(-self.spec.drive_bits // self.spec.coupling_bits)
+
+    @property
+    def columns_per_group(self) -> int:
+        """MAC columns of a main group: the n_cond drive columns once per digit, then the n K columns."""
+        return self.n + self.n_cond * self.drive_passes
+
+    @property
+    def pack_shift(self) -> int | None:
+        """k of the two-lane DSP48E1 packing (A = d_l + d_(l+1) * 2**k, P = A * trig holds both products: WP521,
+        WP486), or None when the format's products do not fit the DSP48E1's 25-bit A / 48-bit P (UG479)."""
+        return dsp_pack_shift(self.spec)
+
+    @property
+    def dsp_lanes(self) -> int:
+        """Lanes whose products a DSP48E1 forms (lanes 0..dsp_lanes-1); the other lut_lanes use LUT multipliers."""
+        return self.lanes - self.lut_lanes
+
+    @property
+    def mac_dsps(self) -> int:
+        """DSP48E1 of the MAC lanes: one per product (sin, cos) of a lane pair when packed, else per lane."""
+        return mac_dsps_for(self.dsp_lanes, self.spec)
 
     @staticmethod
     def lanes_per_word_for(bits: int, lanes: int) -> int:
@@ -293,30 +344,69 @@ class HardwareParams:
     # --- cycle accounting --------------------------------------------------------------------
     @property
     def mac_cycles_per_step(self) -> int:
-        """The bound B*N*(N+n_cond)/L: every main-row MAC of every sample, L per cycle."""
-        return self.batch * self.n * self.n_total // self.lanes
+        """MAC cycles of the main groups in one Euler step: B * groups * (n + n_cond * drive_passes) (every sample
+        of every column of every group, all lanes at once); the conditioning group and the drain come on top
+        (rtl.resources.cycle_accounting)."""
+        return self.batch * self.groups * self.columns_per_group
 
     def to_dict(self) -> dict:
         d = {"n": self.n, "n_cond": self.n_cond, "lanes": self.lanes, "spec": self.spec.to_dict()}
         if self.batch != 1 or self.k_source != "bram":  # on-chip single-sample builds keep their original form
             d.update(batch=self.batch, k_source=self.k_source, k_ports=self.k_ports)
+        if self.lut_lanes:
+            d["lut_lanes"] = self.lut_lanes
         return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "HardwareParams":
         return cls(n=int(d["n"]), n_cond=int(d["n_cond"]), lanes=int(d["lanes"]), spec=NumericsSpec.from_dict(d["spec"]),
-                   batch=int(d.get("batch", 1)), k_source=str(d.get("k_source", "bram")), k_ports=int(d.get("k_ports", 1)))
+                   batch=int(d.get("batch", 1)), k_source=str(d.get("k_source", "bram")), k_ports=int(d.get("k_ports", 1)),
+                   lut_lanes=int(d.get("lut_lanes", 0)))
 
     def with_spec(self, **changes) -> "HardwareParams":
         return replace(self, spec=replace(self.spec, **changes))
 
 
-#: The PYNQ-Z2 build: cifar10-n1024 with 4-bit K in 128 BRAM36 and 64 MAC lanes (128 DSP48E1).
-PYNQ_Z2 = HardwareParams(n=1024, n_cond=8, lanes=64, spec=FORMATS["pynq-z2-n1024"])
+def dsp_pack_shift(spec: NumericsSpec) -> int | None:
+    """Field offset k for two lane products in one DSP48E1, or None if the format does not allow it.
+
+    A lane product is digit * trig, digit in [-2**(c-1), 2**c - 1] (c = coupling_bits), trig a signed trig_bits
+    word, so |product| <= 2**c' * 2**(S-1) with c' the larger digit magnitude: k = signed_bits of that bound holds one
+    product as a signed k-bit field. A = d_lo + d_hi * 2**k needs k + c + 1 <= 25 bits (DSP48E1 A port), the trig
+    <= 18 bits (B port) and P = A * trig <= 48 bits (UG479; the INT8 packing of Xilinx WP486 and the INT4 packing
+    of WP521 use the same A-port construction).
+    """
+    c, S = spec.coupling_bits, spec.trig_bits
+    dmax = max(1 << (c - 1), (1 << c) - 1 if spec.drive_bits > c else (1 << (c - 1)) - 1)
+    k = signed_bits(dmax << (S - 1))
+    if k + c + 1 > DSP_A_BITS or S > DSP_B_BITS or k + c + 1 + S > DSP_P_BITS:
+        return None
+    return k
+
+
+def mac_dsps_for(dsp_lanes: int, spec: NumericsSpec) -> int:
+    """DSP48E1 that dsp_lanes MAC lanes use: 2 per lane pair when packing fits the format, else 2 per lane."""
+    return 2 * (-(-dsp_lanes // 2)) if dsp_pack_shift(spec) is not None else 2 * dsp_lanes
+
+
+def lut_lanes_for(lanes: int, spec: NumericsSpec, dsp_budget: int = MAC_DSP_BUDGET) -> int:
+    """Fewest LUT-multiplier lanes so that the DSP lanes of a `lanes`-lane build use at most dsp_budget DSP48E1."""
+    lut = 0
+    while mac_dsps_for(lanes - lut, spec) > dsp_budget:
+        lut += 1
+    return lut
+
+
+#: The PYNQ-Z2 build: cifar10-n1024 with 4-bit K in 128 BRAM36 (one 4096 x 4 bank per lane) and 256 MAC lanes,
+#: two per DSP48E1 pair up to MAC_DSP_BUDGET, LUT multipliers for the rest (docs/rtl.md, "MAC lanes").
+PYNQ_Z2_LANES = 256
+PYNQ_Z2 = HardwareParams(n=1024, n_cond=8, lanes=PYNQ_Z2_LANES, spec=FORMATS["pynq-z2-n1024"],
+                         lut_lanes=lut_lanes_for(PYNQ_Z2_LANES, FORMATS["pynq-z2-n1024"]))
 
 
 def default_lanes(n: int, n_cond: int, spec: NumericsSpec, max_lanes: int = 64) -> int:
-    """Largest power-of-two lane count <= max_lanes that divides n, holds n_cond and packs evenly."""
+    """Largest power-of-two lane count <= max_lanes that divides n, holds n_cond and packs evenly (a ragged last
+    group is allowed, but these builds keep whole groups; PYNQ_Z2 is the ragged-capable 256-lane build)."""
     lanes = 1
     while lanes * 2 <= max_lanes and n % (lanes * 2) == 0:
         lanes *= 2
@@ -342,4 +432,5 @@ def default_build(n: int, n_cond: int, fmt: str | None = None, lanes: int | None
     spec = get_format(fmt) if fmt is not None else (PYNQ_Z2.spec if board_size else FORMATS["default"])
     if lanes is None and board_size and spec == PYNQ_Z2.spec:
         return PYNQ_Z2
-    return HardwareParams(n, n_cond, lanes or default_lanes(n, n_cond, spec), spec)
+    lanes = lanes or default_lanes(n, n_cond, spec)
+    return HardwareParams(n, n_cond, lanes, spec, lut_lanes=lut_lanes_for(lanes, spec))

@@ -8,10 +8,12 @@ With a batch of B samples (HardwareParams.batch) every weight feeds B columns of
 clock) into B accumulator pairs per lane (rtl/lanes.py), so one pass over K serves B phase vectors.
 
 Every Euler step is computed exactly as fixedpoint/golden.py does it (see docs/rtl.md for the schedule):
-  1. the conditioning group (rows n..n+M-1, columns n..n+M-1, lanes 0..M-1, weights at drive address G*M+m),
-  2. main groups g = 0..G-1 (rows g*L+l, columns 0..n+M-1: K bank for j < n, drive address g*M+j-n above),
+  1. the conditioning group (rows n..n+M-1, columns n..n+M-1, lanes 0..M-1, weights at drive address B*G*M+m),
+  2. main groups g = 0..G-1, G = ceil(n/L) (rows g*L+l; the last group may be ragged): first the drive columns
+     n..n+M-1 (drive address b*G*M + g*M + m) once per digit of the drive weights, top digit first (Horner's rule
+     in the lanes, HardwareParams.drive_passes), then the K columns 0..n-1 (K bank address g*n + j),
   each column broadcasting (sin, cos) of the old phase j to all lanes. When a group's last column is accumulated,
-  its accumulators move into a shift register that feeds the post-processor one row per clock while the next
+  its accumulators move into hold registers that feed the post-processor one row per clock while the next
   group's MACs run. The post-processor computes u, d and the wrapped new phase, writes the phase memory and feeds
   the CORDIC, whose results go into the "next" trig buffer. After the pipelines drain the buffers swap.
 """
@@ -27,12 +29,15 @@ from fixedpoint.spec import AXI_BURST_BEATS, AXI_BURST_BYTES, AXI_DATA_BITS, BUS
 
 from . import regs
 from .cordic import CordicPipeline
-from .lanes import MacLane
+from .lanes import MacBlock, lane_kinds
 
 #: K read master: bursts in flight (the HP ports advertise 8 outstanding reads, hardware.md §8) and the beat
 #: FIFO that holds them, so a burst is only requested when its beats have room.
 K_READS_IN_FLIGHT = 8
 K_FIFO_BEATS = K_READS_IN_FLIGHT * AXI_BURST_BEATS
+#: MAC lanes per block: each block has its own registered copy of the trig broadcast, of the K / drive bank
+#: address and of the control bits, so no register drives more than this many lanes (docs/rtl.md, "Timing").
+MAC_BLOCK_LANES = 32
 #: AXI encodings of the K read bursts: INCR, 8-byte beats, normal non-cacheable bufferable.
 AXI_BURST_INCR, AXI_CACHE_NORMAL = 1, 0b0011
 
@@ -56,8 +61,6 @@ class OscillatorCore(wiring.Component):
 
     def __init__(self, params: HardwareParams):
         self.params = params
-        if params.n_total < params.lanes:
-            raise ValueError("n + n_cond must be >= lanes (post-processing of a group overlaps the next group's MACs)")
         a, d = regs.ADDR_BITS, regs.DATA_BITS
         axi = {}
         for q in range(params.k_ports if params.k_streamed else 0):
@@ -78,7 +81,7 @@ class OscillatorCore(wiring.Component):
         })
 
     # Timing facts the benchmark and docs use.
-    MAC_LATENCY = 3  # issue -> memory data -> products -> accumulate
+    MAC_LATENCY = 5  # issue -> addresses registered -> memory data -> operands registered -> products -> accumulate
     POST_LATENCY = 12  # row in -> phase write / CORDIC in (stages Q1..Q12)
 
     def elaborate(self, platform):
@@ -305,117 +308,164 @@ class OscillatorCore(wiring.Component):
         m.d.comb += flush.eq(ctrl_abort)
         steps_done = Signal(16)
 
-        # MAC sequencer: groups (conditioning first), columns j, samples b (innermost: one weight, B clocks).
+        # MAC sequencer: groups (conditioning first); in each group the drive columns once per digit (top digit
+        # first, Horner), then the n K columns; samples b innermost (one weight, B clocks).
+        PD = p.drive_passes
+        c_bits = s.coupling_bits
         seq_active = Signal()
         seq_cond = Signal()
         seq_g = Signal(_bits_for(G))
-        seq_j = Signal(row_w)
+        seq_drv = Signal()  # in the drive passes of the group
+        seq_m = Signal(_bits_for(M))  # drive column
+        seq_pass = Signal(_bits_for(PD))  # digit of the drive weights (PD-1 .. 0)
+        seq_j = Signal(row_w)  # K column
         seq_b = Signal(b_w)
         t_off = Signal(idx_w)  # seq_b * nt
         d_off = Signal(_bits_for(p.drive_bank_depth))  # seq_b * G * M (main groups' drive rows of sample b)
+        gm = Signal(_bits_for(p.drive_bank_depth))  # seq_g * M
         kaddr = Signal(_bits_for(p.k_bank_depth))
-        daddr = Signal(_bits_for(p.drive_bank_depth))
-        seq_first = Signal()
-        seq_last = Signal()
-        seq_usek = Signal()
-        seq_lastb = Signal()
+        seq_first, seq_scale, seq_last, seq_usek, seq_lastb = Signal(), Signal(), Signal(), Signal(), Signal()
+        seq_col = Signal(row_w)  # the column whose trig is broadcast
+        seq_daddr = Signal(_bits_for(p.drive_bank_depth))
+        drv_end = Signal()  # last drive column of the last pass
         stall = Signal()  # streamed K: this column's weights have not arrived yet
         col_valid, col_pop = Signal(), Signal()
         m.d.comb += [
-            seq_usek.eq(seq_j < n),
-            seq_first.eq(Mux(seq_cond, seq_j == n, seq_j == 0)),
-            seq_last.eq(seq_j == nt - 1),
+            seq_usek.eq(~seq_drv),
+            seq_first.eq(seq_drv & (seq_m == 0) & (seq_pass == PD - 1)),
+            seq_scale.eq(seq_drv & (seq_m == 0) & (seq_pass != PD - 1)),
+            drv_end.eq(seq_drv & (seq_m == M - 1) & (seq_pass == 0)),
+            seq_last.eq(Mux(seq_cond, drv_end, ~seq_drv & (seq_j == n - 1))),
             seq_lastb.eq(seq_b == B - 1),
-            trig_b_rd[0].addr.eq(t_off + seq_j), trig_b_rd[1].addr.eq(t_off + seq_j),
+            seq_col.eq(Mux(seq_drv, n + seq_m, seq_j)),
+            seq_daddr.eq(Mux(seq_cond, B * G * M, gm + d_off) + seq_m),
         ]
         if streamed:
             at_col = Signal()
             m.d.comb += [at_col.eq(seq_active & seq_usek & (seq_b == 0)),
                          stall.eq(at_col & ~col_valid), col_pop.eq(at_col & col_valid)]
-        for l in range(L):
-            if not streamed:
-                m.d.comb += k_rd[l].addr.eq(kaddr)
-            m.d.comb += d_rd[l].addr.eq(daddr + Mux(seq_cond, 0, d_off))
         seq_start = Signal()
         with m.If(seq_start):
-            m.d.sync += [seq_active.eq(1), seq_cond.eq(1), seq_g.eq(0), seq_j.eq(n), seq_b.eq(0), t_off.eq(0),
-                         d_off.eq(0), kaddr.eq(0), daddr.eq(B * G * M)]
+            m.d.sync += [seq_active.eq(1), seq_cond.eq(1), seq_g.eq(0), seq_drv.eq(1), seq_m.eq(0),
+                         seq_pass.eq(PD - 1), seq_j.eq(0), seq_b.eq(0), t_off.eq(0), d_off.eq(0), gm.eq(0),
+                         kaddr.eq(0)]
         with m.Elif(seq_active & ~stall):
             with m.If(~seq_lastb):
                 m.d.sync += [seq_b.eq(seq_b + 1), t_off.eq(t_off + nt), d_off.eq(d_off + G * M)]
             with m.Else():
                 m.d.sync += [seq_b.eq(0), t_off.eq(0), d_off.eq(0)]
-                with m.If(seq_last):
-                    m.d.sync += [seq_j.eq(0), seq_cond.eq(0), daddr.eq(Mux(seq_cond, 0, daddr + 1))]
-                    with m.If(~seq_cond):
-                        m.d.sync += seq_g.eq(seq_g + 1)
+                with m.If(seq_drv):
+                    with m.If(seq_m == M - 1):
+                        m.d.sync += [seq_m.eq(0), seq_pass.eq(seq_pass - 1)]
+                        with m.If(seq_pass == 0):
+                            m.d.sync += seq_pass.eq(PD - 1)
+                            with m.If(seq_cond):
+                                m.d.sync += seq_cond.eq(0)  # main group 0 starts with its drive passes
+                            with m.Else():
+                                m.d.sync += [seq_drv.eq(0), seq_j.eq(0)]
+                    with m.Else():
+                        m.d.sync += seq_m.eq(seq_m + 1)
+                with m.Else():
+                    m.d.sync += [seq_j.eq(seq_j + 1), kaddr.eq(kaddr + 1)]
+                    with m.If(seq_j == n - 1):
+                        m.d.sync += [seq_drv.eq(1), seq_g.eq(seq_g + 1), gm.eq(gm + M)]
                         with m.If(seq_g == G - 1):
                             m.d.sync += seq_active.eq(0)
-                with m.Else():
-                    m.d.sync += seq_j.eq(seq_j + 1)
-                    with m.If(seq_usek):
-                        m.d.sync += kaddr.eq(kaddr + 1)
-                    with m.Else():
-                        m.d.sync += daddr.eq(daddr + 1)
         with m.If(flush):
             m.d.sync += seq_active.eq(0)
         with m.If(stall & ~flush):
             m.d.sync += k_wait_cnt.eq(k_wait_cnt + 1)
 
-        # MAC pipeline: stage 1 = memory data, stage 2 = products, stage 3 = accumulate.
-        v1, first1, last1, usek1, cond1, g1 = Signal(), Signal(), Signal(), Signal(), Signal(), Signal(_bits_for(G))
-        v2, first2, last2, cond2, g2 = Signal(), Signal(), Signal(), Signal(), Signal(_bits_for(G))
-        b1, b2 = Signal(b_w), Signal(b_w)
-        m.d.sync += [v1.eq(seq_active & ~stall & ~flush), first1.eq(seq_first), last1.eq(seq_last),
-                     usek1.eq(seq_usek), cond1.eq(seq_cond), g1.eq(seq_g), b1.eq(seq_b)]
-        m.d.sync += [v2.eq(v1 & ~flush), first2.eq(first1), last2.eq(last1), cond2.eq(cond1), g2.eq(g1), b2.eq(b1)]
+        # MAC pipeline: stage 1 = addresses registered (one K / drive address copy per block of lanes, so no
+        # register drives every bank), stage 2 = memory data (weight digits selected), then the lane blocks
+        # (rtl/lanes.py: operands registered, products registered and accumulated): accumulate at stage 4.
+        nblk = -(-L // MAC_BLOCK_LANES)
+        blocks = [range(i * MAC_BLOCK_LANES, min(L, (i + 1) * MAC_BLOCK_LANES)) for i in range(nblk)]
+        v1, first1, scale1, last1, cond1, g1, b1 = (Signal(name="v1"), Signal(name="first1"), Signal(name="scale1"),
+                                                    Signal(name="last1"), Signal(name="cond1"),
+                                                    Signal(_bits_for(G), name="g1"), Signal(b_w, name="b1"))
+        v2, first2, scale2, last2, cond2, g2, b2 = (Signal(name="v2"), Signal(name="first2"), Signal(name="scale2"),
+                                                    Signal(name="last2"), Signal(name="cond2"),
+                                                    Signal(_bits_for(G), name="g2"), Signal(b_w, name="b2"))
+        v3, last3, cond3, g3, b3 = (Signal(name="v3"), Signal(name="last3"), Signal(name="cond3"),
+                                    Signal(_bits_for(G), name="g3"), Signal(b_w, name="b3"))
+        v4, last4, cond4, g4, b4 = (Signal(name="v4"), Signal(name="last4"), Signal(name="cond4"),
+                                    Signal(_bits_for(G), name="g4"), Signal(b_w, name="b4"))
+        m.d.sync += [v1.eq(seq_active & ~stall & ~flush), first1.eq(seq_first), scale1.eq(seq_scale),
+                     last1.eq(seq_last), cond1.eq(seq_cond), g1.eq(seq_g), b1.eq(seq_b),
+                     v2.eq(v1 & ~flush), first2.eq(first1), scale2.eq(scale1), last2.eq(last1), cond2.eq(cond1),
+                     g2.eq(g1), b2.eq(b1),
+                     v3.eq(v2 & ~flush), last3.eq(last2), cond3.eq(cond2), g3.eq(g2), b3.eq(b2),
+                     v4.eq(v3 & ~flush), last4.eq(last3), cond4.eq(cond3), g4.eq(g3), b4.eq(b3)]
+        trig_addr = Signal(_bits_for(BN))  # registered: the trig buffers' MAC read address (port B)
+        m.d.sync += trig_addr.eq(t_off + seq_col)
+        m.d.comb += [trig_b_rd[0].addr.eq(trig_addr), trig_b_rd[1].addr.eq(trig_addr)]
         trig_s = trig_mac[:S].as_signed()
         trig_c = trig_mac[S:].as_signed()
-        wbits = max(s.coupling_bits, s.drive_bits)
         acc_w = p.acc_bits
         kcol = self._k_stream(m, p, busy, seq_start, flush, col_valid, col_pop, k_addr, axi_error, ctrl_clear) \
             if streamed else None
+        if streamed:
+            kcol2 = Signal(len(kcol), name="kcol2")  # the column register, aligned with the stage-2 memory data
+            m.d.sync += kcol2.eq(kcol)
         hand = Signal()
-        m.d.comb += hand.eq(v2 & last2 & ~flush)
-        new_s, new_c = [], []
-        for l in range(L):
-            lane = MacLane(wbits, S, acc_w, B)
-            m.submodules[f"lane{l}"] = lane
-            if streamed:
-                kw = kcol[(l // per_k) * BUS_BITS + (l % per_k) * s.coupling_bits:][:s.coupling_bits].as_signed()
-            else:
-                kw = k_rd[l].data
-            m.d.comb += [lane.w.eq(Mux(usek1, kw, d_rd[l].data)), lane.trig_s.eq(trig_s), lane.trig_c.eq(trig_c),
-                         lane.acc_en.eq(v2), lane.first.eq(first2), lane.sample.eq(b2)]
-            new_s.append(lane.new_s)
-            new_c.append(lane.new_c)
+        m.d.comb += hand.eq(v4 & last4 & ~flush)
+        kinds = lane_kinds(L, p.dsp_lanes, p.pack_shift)
+        holds_s = [[None] * L for _ in range(B)]
+        holds_c = [[None] * L for _ in range(B)]
+        for bi, lanes_b in enumerate(blocks):
+            blk = MacBlock([kinds[l] for l in lanes_b], p.digit_bits, S, acc_w, c_bits, p.pack_shift, B,
+                           prefix=f"blk{bi}")
+            m.submodules[f"macblk{bi}"] = blk
+            # Per-block copies of the stage-1 addresses and of the stage-2 digit selects.
+            bk_addr = Signal(_bits_for(p.k_bank_depth), name=f"kaddr_b{bi}")
+            bd_addr = Signal(_bits_for(p.drive_bank_depth), name=f"daddr_b{bi}")
+            usek_1, pass_1 = Signal(name=f"usek1_b{bi}"), Signal(_bits_for(PD), name=f"pass1_b{bi}")
+            usek_2, pass_2 = Signal(name=f"usek2_b{bi}"), Signal(_bits_for(PD), name=f"pass2_b{bi}")
+            m.d.sync += [bk_addr.eq(kaddr), bd_addr.eq(seq_daddr), usek_1.eq(seq_usek), pass_1.eq(seq_pass),
+                         usek_2.eq(usek_1), pass_2.eq(pass_1)]
+            m.d.comb += [blk.trig_s.eq(trig_s), blk.trig_c.eq(trig_c), blk.valid.eq(v2 & ~flush),
+                         blk.first.eq(first2), blk.scale.eq(scale2), blk.last.eq(last2), blk.sample.eq(b2)]
+            for i, l in enumerate(lanes_b):
+                if streamed:
+                    kw = kcol2[(l // per_k) * BUS_BITS + (l % per_k) * c_bits:][:c_bits].as_signed()
+                else:
+                    kw = k_rd[l].data
+                    m.d.comb += k_rd[l].addr.eq(bk_addr)
+                m.d.comb += d_rd[l].addr.eq(bd_addr)
+                # Digits of the drive weight: PD fields of c bits, the top one signed, the others unsigned.
+                wide = Signal(signed(PD * c_bits), name=f"dw{l}")
+                m.d.comb += wide.eq(d_rd[l].data)
+                digits = [Cat(wide[k * c_bits:(k + 1) * c_bits], Const(0, 1)).as_signed() for k in range(PD - 1)]
+                digits.append(wide[(PD - 1) * c_bits:].as_signed())
+                m.d.comb += blk.digit[i].eq(Mux(usek_2, kw, _pick(digits, pass_2)))
+                for b in range(B):
+                    holds_s[b][l], holds_c[b][l] = blk.hold_s[b][i], blk.hold_c[b][i]
 
-        # Row feeders, one per sample: a shift register of the finished group's accumulators; the post-processor
-        # takes one row per clock from feeder fb, samples in order (feeder b is full again B*(n+M) clocks later).
+        # Row feeders, one per sample: the hold registers of the finished group's accumulators, read one row per
+        # clock through a multiplexer; the post-processor takes the rows of feeder fb, samples in order (feeder b is
+        # loaded again B*(n + M*PD) clocks later). The ragged last group feeds its last_group_rows rows only.
         init_active = Signal()
         init_row = Signal(idx_w)
         fb = Signal(b_w)
         rows_left = [Signal(_bits_for(L), name=f"rows_left{b}") for b in range(B)]
         feed_row = [Signal(row_w, name=f"feed_row{b}") for b in range(B)]
+        feed_lane = [Signal(max(1, ceil_log2(L)), name=f"feed_lane{b}") for b in range(B)]
         feeding = Signal()
         post_v, post_row, post_idx, post_init = Signal(), Signal(row_w), Signal(idx_w), Signal()
         post_s, post_c = Signal(signed(acc_w)), Signal(signed(acc_w))
         heads_s, heads_c = [], []
         for b in range(B):
-            sh_s = [Signal(signed(acc_w), name=f"hand{b}_s{l}") for l in range(L)]
-            sh_c = [Signal(signed(acc_w), name=f"hand{b}_c{l}") for l in range(L)]
-            with m.If(hand & (b2 == b)):
-                m.d.sync += [rows_left[b].eq(Mux(cond2, M, L)), feed_row[b].eq(Mux(cond2, n, g2 * L))]
-                for l in range(L):
-                    m.d.sync += [sh_s[l].eq(new_s[l]), sh_c[l].eq(new_c[l])]
+            with m.If(hand & (b4 == b)):
+                m.d.sync += [rows_left[b].eq(Mux(cond4, M, Mux(g4 == G - 1, p.last_group_rows, L))),
+                             feed_row[b].eq(Mux(cond4, n, g4 * L)), feed_lane[b].eq(0)]
             with m.Elif((fb == b) & (rows_left[b] != 0)):
-                m.d.sync += [rows_left[b].eq(rows_left[b] - 1), feed_row[b].eq(feed_row[b] + 1)]
-                for l in range(L - 1):
-                    m.d.sync += [sh_s[l].eq(sh_s[l + 1]), sh_c[l].eq(sh_c[l + 1])]
+                m.d.sync += [rows_left[b].eq(rows_left[b] - 1), feed_row[b].eq(feed_row[b] + 1),
+                             feed_lane[b].eq(feed_lane[b] + 1)]
                 with m.If(rows_left[b] == 1):
                     m.d.sync += fb.eq(0 if b == B - 1 else b + 1)
-            heads_s.append(sh_s[0])
-            heads_c.append(sh_c[0])
+            heads_s.append(Cat(*holds_s[b]).word_select(feed_lane[b], acc_w).as_signed() if L > 1 else holds_s[b][0])
+            heads_c.append(Cat(*holds_c[b]).word_select(feed_lane[b], acc_w).as_signed() if L > 1 else holds_c[b][0])
         m.d.comb += [feeding.eq(_pick(rows_left, fb) != 0),
                      post_v.eq((feeding | init_active) & ~flush), post_init.eq(init_active),
                      post_row.eq(_pick(feed_row, fb)),
@@ -510,7 +560,7 @@ class OscillatorCore(wiring.Component):
 
         # Anything still in flight (the step ends when this drops).
         inflight = Signal()
-        m.d.comb += inflight.eq(seq_active | v1 | v2 | feeding | init_active | Cat(*post_valid).any()
+        m.d.comb += inflight.eq(seq_active | v1 | v2 | v3 | v4 | feeding | init_active | Cat(*post_valid).any()
                                 | self._cordic_busy(m, cordic) | (self._k_busy if streamed else 0))
 
         # ------------------------------------------------------------------ control FSM

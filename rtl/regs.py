@@ -111,6 +111,7 @@ REGISTERS: tuple[Register, ...] = (
         _f("BATCH", 0, 8, "samples per run B (each K weight feeds B phase vectors)"),
         _f("K_IN_DDR", 8, 1, "1: K is streamed from DDR through the m_axi<p> read masters; 0: K is in block RAM"),
         _f("K_PORTS", 12, 4, "K read masters (HP ports); K plane p is read from K_ADDR<p>"),
+        _f("LUT_LANES", 16, 12, "MAC lanes with LUT multipliers (the highest-numbered); the others use DSP48E1"),
     )),
     Register("K_WAIT_CYCLES", 0x5C, "RO", "Cycles of the last completed Euler step in which the MAC lanes waited for K "
              "from DDR (0 on on-chip-K builds)."),
@@ -174,7 +175,8 @@ def param_registers(params: HardwareParams) -> dict[str, int]:
     s = params.spec
     return {
         "N": params.n, "N_COND": params.n_cond, "LANES": params.lanes,
-        "BUILD": pack("BUILD", BATCH=params.batch, K_IN_DDR=int(params.k_streamed), K_PORTS=params.k_ports),
+        "BUILD": pack("BUILD", BATCH=params.batch, K_IN_DDR=int(params.k_streamed), K_PORTS=params.k_ports,
+                       LUT_LANES=params.lut_lanes),
         "SPEC0": pack("SPEC0", PHASE_FRAC_BITS=s.phase_frac_bits, PHASE_TURN_BITS=s.phase_turn_bits,
                       CORDIC_IN_BITS=s.cordic_in_bits, TRIG_BITS=s.trig_bits),
         "SPEC1": pack("SPEC1", CORDIC_ITERS=s.cordic_iters, CORDIC_GUARD_BITS=s.cordic_guard_bits,
@@ -195,7 +197,8 @@ def params_from_registers(values: dict[str, int]) -> HardwareParams:
                         drive_bits=s2["DRIVE_BITS"], gain_bits=s2["GAIN_BITS"])
     build = unpack("BUILD", values["BUILD"])
     p = HardwareParams(n=values["N"], n_cond=values["N_COND"], lanes=values["LANES"], spec=spec, batch=build["BATCH"],
-                       k_source="ddr" if build["K_IN_DDR"] else "bram", k_ports=build["K_PORTS"])
+                       k_source="ddr" if build["K_IN_DDR"] else "bram", k_ports=build["K_PORTS"],
+                       lut_lanes=build["LUT_LANES"])
     if p.pre_shift != s2["PRE_SHIFT"] or p.acc_bits != s2["ACC_BITS"]:
         raise ValueError(f"core reports pre_shift={s2['PRE_SHIFT']}, acc_bits={s2['ACC_BITS']} but its spec implies "
                          f"{p.pre_shift}, {p.acc_bits}: core and fixedpoint/ disagree; rebuild the bitstream")

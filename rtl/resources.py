@@ -82,15 +82,17 @@ def synthesize(params: HardwareParams, yosys: str = "yosys", timeout_s: int = 36
 
 
 def cycle_accounting(p: HardwareParams) -> dict[str, int]:
-    """Cycles of one Euler step when the lanes never wait (on-chip K, or DDR keeping up): conditioning group,
-    B*G*(n+M) MAC cycles, then the drain (MAC pipeline, B*L feeder rows, post-processor, CORDIC, FSM)."""
+    """Cycles of one Euler step when the lanes never wait (on-chip K, or DDR keeping up): conditioning group
+    (B*M*PD: its drive_passes digit sweeps), B*G*(n+M*PD) MAC cycles (HardwareParams.mac_cycles_per_step), then the
+    drain (MAC pipeline, the last group's B*last_group_rows feeder rows, post-processor, CORDIC, FSM)."""
     from .cordic import CordicPipeline
 
     B = p.batch
-    drain = (OscillatorCore.MAC_LATENCY + B * p.lanes + OscillatorCore.POST_LATENCY
+    drain = (OscillatorCore.MAC_LATENCY + B * p.last_group_rows + OscillatorCore.POST_LATENCY
              + CordicPipeline.latency_for(p.spec) + 3)
-    step = B * p.n_cond + B * p.groups * p.n_total + drain
-    return {"mac_bound": p.mac_cycles_per_step, "cond_group": B * p.n_cond, "drain": drain, "step_model": step,
+    cond = B * p.n_cond * p.drive_passes
+    step = cond + p.mac_cycles_per_step + drain
+    return {"mac_bound": p.mac_cycles_per_step, "cond_group": cond, "drain": drain, "step_model": step,
             "init_pass": p.state_words + OscillatorCore.POST_LATENCY + CordicPipeline.latency_for(p.spec) + 3}
 
 
@@ -99,12 +101,13 @@ def streamed_cycle_accounting(p: HardwareParams, port_beats_per_cycle: float, la
     clock on each read port after `latency_cycles` from the step's first request (bursts pipelined).
 
     compute: cycle_accounting's step (lanes never wait). ddr: the latency, the step's k_beats_used wide beats at
-    the memory's rate, then the last group's B*M drive columns and the drain. The step takes the larger.
+    the memory's rate (a group's drive passes run while the beat FIFO fills), then the drain. The step takes the
+    larger.
     """
     acc = cycle_accounting(p)
     if not p.k_streamed:
         return {**acc, "compute": acc["step_model"], "ddr": 0, "bound": "compute"}
-    ddr = latency_cycles + p.k_beats_used / min(1.0, port_beats_per_cycle) + p.batch * p.n_cond + acc["drain"]
+    ddr = latency_cycles + p.k_beats_used / min(1.0, port_beats_per_cycle) + acc["drain"]
     step = max(acc["step_model"], ddr)
     return {**acc, "compute": acc["step_model"], "ddr": ddr, "step_model": step,
             "bound": "ddr" if ddr > acc["step_model"] else "compute"}
