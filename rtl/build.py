@@ -14,7 +14,7 @@ from pathlib import Path
 
 from fixedpoint import cli
 from fixedpoint.files import write_atomic
-from fixedpoint.spec import FORMATS, K_SOURCES, HardwareParams, get_format
+from fixedpoint.spec import FORMATS, K_SOURCES, HardwareParams, get_format, lut_lanes_for
 
 #: Top-level module name in the generated Verilog.
 TOP = "osc_core"
@@ -64,8 +64,10 @@ def write_verilog(params: HardwareParams, out_dir: str | os.PathLike) -> Path:
 
 
 def params_from_args(args) -> HardwareParams:
-    return HardwareParams(n=args.n, n_cond=args.n_cond, lanes=args.lanes, spec=get_format(args.format),
-                          batch=args.batch, k_source=args.k_source, k_ports=args.k_ports)
+    spec = get_format(args.format)
+    lut = args.lut_lanes if args.lut_lanes is not None else lut_lanes_for(args.lanes, spec)
+    return HardwareParams(n=args.n, n_cond=args.n_cond, lanes=args.lanes, spec=spec,
+                          batch=args.batch, k_source=args.k_source, k_ports=args.k_ports, lut_lanes=lut)
 
 
 def add_param_args(ap: argparse.ArgumentParser) -> None:
@@ -78,6 +80,9 @@ def add_param_args(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--k-source", choices=K_SOURCES, default="bram",
                     help="bram: K in on-chip banks; ddr: K streamed from DDR through AXI4 read masters")
     ap.add_argument("--k-ports", type=cli.positive_int, default=1, help="K read masters (HP ports) of a --k-source ddr build")
+    ap.add_argument("--lut-lanes", type=cli.int_range(0, 4096), default=None,
+                    help="MAC lanes with LUT multipliers (default: as many as keep the lanes within "
+                         "fixedpoint.spec.MAC_DSP_BUDGET DSP48E1)")
 
 
 def main(argv=None) -> int:

@@ -107,7 +107,8 @@ class CoreDriver:
 
 def cycle_bound(params, steps: int) -> int:
     """Generous upper bound on a run's cycles (for timeouts); streamed-K builds allow 8 clocks per K beat."""
-    per_step = params.mac_cycles_per_step + params.state_words + 4 * params.batch * params.lanes + 200
+    per_step = (params.mac_cycles_per_step + params.batch * params.n_cond * params.drive_passes + params.state_words
+                + 4 * params.batch * params.lanes + 200)
     if params.k_streamed:
         per_step += 8 * params.k_bursts * 16
     return (steps + 1) * per_step + 1000

@@ -1,6 +1,7 @@
 """Mutation check of the RTL regression: plant realistic RTL bugs one at a time and check the regression fails.
 
-    python -m sim.mutate [--only NAME ...] [--simulator icarus] [--seed S] [--n 8 --n-cond 2 --lanes 4]
+    python -m sim.mutate [--only NAME ...] [--simulator icarus] [--seed S] [--n 10 --n-cond 2 --lanes 4]
+                         [--format pynq-z2-n1024 --lut-lanes 1]
                          [--out benchmarks/results/mutation.md] [--list]
 
 Each mutant is a source patch (file, exact text, replacement) applied to a *temporary copy* of rtl/, fixedpoint/
@@ -60,8 +61,8 @@ MUTANTS: tuple[Mutant, ...] = (
            "for i, alpha in enumerate(s.cordic_angles):", "for i, alpha in enumerate(s.cordic_angles[:-1]):",
            "the CORDIC pipeline builds one micro-rotation fewer than the spec's cordic_iters"),
     Mutant("mac-one-column-short", "iteration count", "rtl/core.py",
-           "seq_last.eq(seq_j == nt - 1)", "seq_last.eq(seq_j == nt - 2)",
-           "the MAC sequencer ends each group one column early (last conditioning column never accumulated)"),
+           "~seq_drv & (seq_j == n - 1)", "~seq_drv & (seq_j == n - 2)",
+           "the MAC sequencer ends each main group one K column early (its last column never accumulated)"),
     Mutant("cordic-round-truncates", "rounding", "rtl/cordic.py",
            "half = (1 << (g - 1)) if g else 0", "half = 0",
            "the CORDIC drops its guard bits by truncation instead of round-half-up"),
@@ -69,11 +70,21 @@ MUTANTS: tuple[Mutant, ...] = (
            'pipe("q8y", signed(p.scaled_bits + 2), q7["x"] + half)', 'pipe("q8y", signed(p.scaled_bits + 2), q7["x"])',
            "d = x >> R without the +2**(R-1) rounding offset"),
     Mutant("k-zero-extended", "sign/zero extension", "rtl/core.py",
-           "lane.w.eq(Mux(usek1, kw, d_rd[l].data))", "lane.w.eq(Mux(usek1, kw.as_unsigned(), d_rd[l].data))",
+           "blk.digit[i].eq(Mux(usek_2, kw, _pick(digits, pass_2)))",
+           "blk.digit[i].eq(Mux(usek_2, kw.as_unsigned(), _pick(digits, pass_2)))",
            "K weights zero-extended to the MAC operand width (negative couplings become large positive)"),
     Mutant("trig-zero-extended", "sign/zero extension", "rtl/lanes.py",
-           "ps.eq(self.w * self.trig_s)", "ps.eq(self.w * self.trig_s.as_unsigned())",
-           "the broadcast sine is zero-extended into the MAC multiply"),
+           'pw.eq(d * t if kind == "dsp"', 'pw.eq(d * t.as_unsigned() if kind == "dsp"',
+           "the broadcast trig is zero-extended into an unpacked DSP lane's multiply"),
+    Mutant("pack-rounding-bias-dropped", "rounding", "rtl/lanes.py",
+           "pw.eq(a * t + (1 << (k - 1)))", "pw.eq(a * t)",
+           "a packed DSP pair splits P = A * trig without the 2**(k-1) bias (the low lane's sign borrow is lost)"),
+    Mutant("lut-lane-top-bit-positive", "sign/zero extension", "rtl/lanes.py",
+           "m.d.comb += out.eq(pps[0] - neg)", "m.d.comb += out.eq(pps[0] + neg)",
+           "a LUT lane's shift-and-add multiplier adds the digit's sign bit instead of subtracting it"),
+    Mutant("horner-scale-short", "width", "rtl/lanes.py",
+           "Mux(sc2, cur << self.horner_shift, cur)", "Mux(sc2, cur << (self.horner_shift - 1), cur)",
+           "Horner's rule shifts the accumulator one bit short between drive digits"),
     Mutant("gain-sign-extended", "sign/zero extension", "rtl/core.py",
            'pipe("q5g", unsigned(s.gain_bits), q4["g"])', 'pipe("q5g", signed(s.gain_bits), q4["g"])',
            "the unsigned per-row gain enters the multiply as signed (gains >= 2**(gain_bits-1) turn negative)"),
@@ -106,8 +117,16 @@ MUTANTS: tuple[Mutant, ...] = (
            'Mux(is_tgt["kcond"], B * G * M + ld_addr, ld_addr)', 'Mux(is_tgt["kcond"], (B * G - 1) * M + ld_addr, ld_addr)',
            "conditioning-block weights written one group low in the drive banks"),
     Mutant("accumulator-clear-late", "FSM edge", "rtl/core.py",
-           "seq_first.eq(Mux(seq_cond, seq_j == n, seq_j == 0))", "seq_first.eq(Mux(seq_cond, seq_j == n, seq_j == 1))",
-           "a main group's accumulators are cleared on column 1 instead of column 0"),
+           "seq_first.eq(seq_drv & (seq_m == 0) & (seq_pass == PD - 1))",
+           "seq_first.eq(seq_drv & (seq_m == 1) & (seq_pass == PD - 1))",
+           "a group's accumulators are cleared on drive column 1 instead of column 0"),
+    Mutant("drive-top-digit-unsigned", "sign/zero extension", "rtl/core.py",
+           "digits.append(wide[(PD - 1) * c_bits:].as_signed())",
+           "digits.append(Cat(wide[(PD - 1) * c_bits:], Const(0, 1)).as_signed())",
+           "the top digit of a drive weight is zero-extended (negative drive weights turn large positive)"),
+    Mutant("ragged-group-fed-whole", "lane/bank indexing", "rtl/core.py",
+           "Mux(g4 == G - 1, p.last_group_rows, L)", "Mux(g4 == G - 1, L, L)",
+           "the ragged last group feeds all L rows to the post-processor (rows past n overwrite other phases)"),
     Mutant("init-pass-one-row-short", "FSM edge", "rtl/core.py",
            "with m.If(init_row == BN - 1):", "with m.If(init_row == BN - 2):",
            "the init pass stops one row early (the last oscillator's trig is never computed)"),
@@ -262,7 +281,8 @@ def report_md(rows: list[dict], params, simulator: str, seed: int, machine: str,
         b = tb.build(params)
         extra = f" batch={b.batch} K from DDR ({b.k_ports} AXI4 read master, {b.k_bursts} bursts/step)" \
             if b.k_streamed else ""
-        builds.append(f"`{name}` ({tb.module}: n={b.n} n_cond={b.n_cond} lanes={b.lanes}{extra})")
+        builds.append(f"`{name}` ({tb.module}: n={b.n} n_cond={b.n_cond} lanes={b.lanes} ({b.lut_lanes} LUT lanes), "
+                      f"K {b.spec.coupling_bits}-bit{extra})")
     lines = [
         "# Mutation check of the RTL regression",
         "",
@@ -296,10 +316,14 @@ def main(argv=None) -> int:
     ap.add_argument("--only", nargs="*", default=None, help="mutant names (default: all)")
     ap.add_argument("--simulator", default="icarus", choices=["icarus", "verilator"], help="HDL simulator")
     ap.add_argument("--seed", type=int, default=None, help="regression seed (default: OSC_SEED or clock-derived)")
-    ap.add_argument("--n", type=int, default=8, help="main oscillators of the mutated build")
+    # Default build: a ragged last group (10 = 2 * 4 + 2), 4-bit K with 4 drive digits, lanes of every kind (a packed
+    # DSP pair, a single DSP lane, a LUT lane), so that every mutant of rtl/lanes.py meets its lane.
+    ap.add_argument("--n", type=int, default=10, help="main oscillators of the mutated build")
     ap.add_argument("--n-cond", type=int, default=2, help="conditioning oscillators of the mutated build")
     ap.add_argument("--lanes", type=int, default=4, help="MAC lanes of the mutated build")
-    ap.add_argument("--format", default="default", choices=sorted(FORMATS), help="numerics format (fixedpoint.spec)")
+    ap.add_argument("--format", default="pynq-z2-n1024", choices=sorted(FORMATS),
+                    help="numerics format (fixedpoint.spec)")
+    ap.add_argument("--lut-lanes", type=int, default=1, help="MAC lanes with LUT multipliers")
     ap.add_argument("--baseline", action="store_true", help="also run the unmutated copy (must pass)")
     ap.add_argument("--out", type=cli.output_file(cli.MARKDOWN_FORMATS), default=str(DEFAULT_OUT), help=".md report")
     ap.add_argument("--logs", default=None, help="directory for each mutant's simulation log")
@@ -314,7 +338,7 @@ def main(argv=None) -> int:
     if unknown:
         ap.error(f"unknown mutants {sorted(unknown)}; --list shows them")
     try:
-        params = HardwareParams(a.n, a.n_cond, a.lanes, FORMATS[a.format])
+        params = HardwareParams(a.n, a.n_cond, a.lanes, FORMATS[a.format], lut_lanes=a.lut_lanes)
     except ValueError as e:
         ap.error(str(e))
     seed = a.seed if a.seed is not None else session_seed()

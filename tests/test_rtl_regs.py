@@ -118,6 +118,6 @@ def test_build_cli_writes_lint_clean_verilog(tmp_path):
 
 
 def test_build_cli_rejects_bad_params(tmp_path):
-    res = subprocess.run([sys.executable, "-m", "rtl.build", "--n", "10", "--n-cond", "2", "--lanes", "4",
+    res = subprocess.run([sys.executable, "-m", "rtl.build", "--n", "10", "--n-cond", "5", "--lanes", "4",
                           "--out", str(tmp_path)], capture_output=True, text=True)
-    assert res.returncode != 0 and "multiple of lanes" in res.stderr
+    assert res.returncode != 0 and "must not exceed lanes" in res.stderr

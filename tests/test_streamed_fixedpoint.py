@@ -17,7 +17,14 @@ def test_params_round_trip_and_checks():
     assert HardwareParams.from_dict(p.to_dict()) == p
     onchip = HardwareParams(32, 3, 8, FORMATS["default"])
     assert "batch" not in onchip.to_dict() and HardwareParams.from_dict(onchip.to_dict()) == onchip
-    assert p.mac_cycles_per_step == 3 * 32 * 35 // 8
+    assert p.mac_cycles_per_step == 3 * (32 // 8) * (32 + 3 * 4)  # B * groups * (n + M * drive digits)
+    ragged = HardwareParams(30, 3, 8, FORMATS["pynq-z2-n1024"], lut_lanes=3)
+    assert (ragged.groups, ragged.last_group_rows, ragged.drive_passes, ragged.dsp_lanes) == (4, 6, 4, 5)
+    assert ragged.mac_cycles_per_step == 4 * (30 + 12) and HardwareParams.from_dict(ragged.to_dict()) == ragged
+    with pytest.raises(ValueError, match="lut_lanes"):
+        HardwareParams(32, 3, 8, lut_lanes=9)
+    with pytest.raises(ValueError, match="columns of a group"):
+        HardwareParams(4, 1, 16, FORMATS["wide"])  # 16 lanes > 4 + 1 * 1 columns
     with pytest.raises(ValueError, match="k_source"):
         HardwareParams(32, 3, 8, k_source="sram")
     with pytest.raises(ValueError, match="batch"):
