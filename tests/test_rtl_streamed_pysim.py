@@ -57,10 +57,11 @@ def axi_memory(dut, q: int, mem_words: np.ndarray, base: int, rng: random.Random
     return run
 
 
-@pytest.mark.parametrize("n,m,lanes,batch,fmt,ports", [(8, 2, 4, 1, "default", 1), (16, 3, 8, 3, "pynq-z2-n1024", 1),
-                                                       (8, 4, 4, 2, "wide", 2), (32, 1, 32, 1, "pynq-z2-n1024", 2)])
-def test_streamed_core_matches_golden(n, m, lanes, batch, fmt, ports):
-    params = HardwareParams(n, m, lanes, FORMATS[fmt], batch=batch, k_source="ddr", k_ports=ports)
+@pytest.mark.parametrize("n,m,lanes,batch,fmt,ports,lut", [
+    (30, 2, 4, 1, "default", 1, 0), (19, 3, 8, 3, "pynq-z2-n1024", 1, 3),  # ragged; packed pairs, DSP and LUT lanes
+    (8, 4, 4, 2, "wide", 2, 1), (32, 1, 32, 1, "pynq-z2-n1024", 2, 0)])
+def test_streamed_core_matches_golden(n, m, lanes, batch, fmt, ports, lut):
+    params = HardwareParams(n, m, lanes, FORMATS[fmt], batch=batch, k_source="ddr", k_ports=ports, lut_lanes=lut)
     steps = 3
     image = random_image(params, seed=n * 10 + m, num_classes=5, num_steps=steps, k_scale=2.0)
     rng = np.random.default_rng(n + batch)
@@ -72,7 +73,7 @@ def test_streamed_core_matches_golden(n, m, lanes, batch, fmt, ports):
 
     async def tb(ctx):
         assert await axil_read(ctx, dut, regs.offset("BUILD")) == regs.pack("BUILD", BATCH=batch, K_IN_DDR=1,
-                                                                            K_PORTS=ports)
+                                                                            K_PORTS=ports, LUT_LANES=lut)
         for name, words in {**model_streams(image), **request_streams(image, classes, phases0)}.items():
             await axil_write(ctx, dut, regs.offset("LOAD_TARGET"), LOAD_TARGETS[name])
             await stream_in(ctx, dut, words)

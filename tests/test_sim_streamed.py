@@ -5,11 +5,12 @@ import pytest
 from fixedpoint.spec import FORMATS, HardwareParams
 from sim.runner import run_cocotb
 
-# (n, n_cond, lanes, batch, format, classes, K read ports): Un-0's ImageNet-64 shape (n_cond 1, 1000 classes, 4-bit
-# K) and the CIFAR shape (n_cond 8) at small n, one sample and batches; columns of half a beat (L=8, 4-bit), one
-# wide beat over two ports (L=32, 4-bit) and several beats (L=16, 16-bit).
+# (n, n_cond, lanes, batch, format, classes, K read ports[, LUT lanes]): Un-0's ImageNet-64 shape (n_cond 1, 1000
+# classes, 4-bit K) and the CIFAR shape (n_cond 8) at small n, one sample and batches; columns of half a beat (L=8,
+# 4-bit: a ragged last group, packed DSP pairs, a single DSP lane and LUT lanes), one wide beat over two ports
+# (L=32, 4-bit) and several beats (L=16, 16-bit).
 _BUILDS = {
-    "imagenet-b1": (16, 1, 8, 1, "pynq-z2-n1024", 1000, 1),
+    "imagenet-b1": (18, 1, 8, 1, "pynq-z2-n1024", 1000, 1, 3),
     "imagenet-b3-2port": (32, 1, 32, 3, "pynq-z2-n1024", 1000, 2),
     "cifar-b2-2port": (16, 8, 8, 2, "default", 10, 2),
     "wide-b4": (16, 3, 16, 4, "wide", 7, 1),
@@ -17,8 +18,9 @@ _BUILDS = {
 
 
 def _params(name):
-    n, m, lanes, batch, fmt, _, ports = _BUILDS[name]
-    return HardwareParams(n, m, lanes, FORMATS[fmt], batch=batch, k_source="ddr", k_ports=ports)
+    n, m, lanes, batch, fmt, _, ports, *lut = _BUILDS[name]
+    return HardwareParams(n, m, lanes, FORMATS[fmt], batch=batch, k_source="ddr", k_ports=ports,
+                          lut_lanes=lut[0] if lut else 0)
 
 
 @pytest.mark.parametrize("simulator", ["icarus", "verilator"])
