@@ -78,16 +78,15 @@ def workload(cfg: ModelConfig, steps: int) -> Workload:
 
 # ---------------------------------------------------------------- FPGA capacity ----------------
 def k_bram36(n: int, n_cond: int, lanes: int, bits: int) -> float:
-    """BRAM36 for the lane-banked K: each lane holds groups*n words of `bits` (fixedpoint.layout)."""
-    if n % lanes:
-        raise ValueError(f"n={n} is not a multiple of lanes={lanes}")
-    depth = (n // lanes) * n
+    """BRAM36 for the lane-banked K: each lane holds groups*n words of `bits`, groups = ceil(n/lanes)
+    (fixedpoint.layout; a ragged last group is zero-padded)."""
+    depth = -(-n // lanes) * n
     return lanes * bram18_for(depth, bits) / 2
 
 
 def aux_bram36(n: int, n_cond: int, lanes: int, drive_bits: int = 16, lutram_max_bits: int = 4096) -> float:
     """Drive banks ((groups+1)*n_cond x drive_bits per lane) when too big for LUT RAM (roadmap_params)."""
-    depth = (n // lanes + 1) * n_cond
+    depth = (-(-n // lanes) + 1) * n_cond
     if depth * drive_bits <= lutram_max_bits:
         return 0.0
     return lanes * bram18_for(depth, drive_bits) / 2
@@ -217,7 +216,15 @@ def fpga_cycles(n: int, n_cond: int, lanes: int, steps: int, P: ParamSet, bits: 
     (rtl.resources.cycle_accounting) when rtl/ is importable; else the fpga_step_overhead_cycles assumption
     stands in for the drain and init pass.
     """
-    step_mac = (n // lanes) * (n + n_cond) + n_cond
+    from dataclasses import replace
+
+    from fixedpoint.spec import FORMATS, HardwareParams
+
+    try:  # MAC cycles of the main groups and the conditioning group (digit-serial drive passes, docs/rtl.md)
+        hp = HardwareParams(n, n_cond, lanes, replace(FORMATS["default"], coupling_bits=bits))
+        step_mac = hp.mac_cycles_per_step + n_cond * hp.drive_passes
+    except ValueError:
+        step_mac = -(-n // lanes) * (n + n_cond) + n_cond
     source = "assumed overhead (roadmap_params)"
     try:
         step, init, meas = _rtl_cycles(n, n_cond, lanes, bits)

@@ -70,8 +70,10 @@ _P = [
     Param("fpga_ffs", 106400, "1", "sourced", "HW §1: 106,400 flip-flops"),
     Param("fpga_clock", BOARDS["pynq-z2"].fclk0_mhz, "MHz", "design",
           "FCLK0 of the block design (bitstreams/board_config.py; HW §1: base overlay, pynq.ps.DEFAULT_PL_CLK_MHZ)"),
-    Param("fpga_lanes", PYNQ_Z2.lanes, "1", "design", "fixedpoint.spec.PYNQ_Z2.lanes (2 DSP48E1 per lane: K·sin and K·cos)"),
-    Param("fpga_dsp_per_lane", 2, "1", "design", "one MAC for K·sin, one for K·cos per lane"),
+    Param("fpga_lanes", PYNQ_Z2.lanes, "1", "design", "fixedpoint.spec.PYNQ_Z2.lanes (MAC lanes, K·sin and K·cos each)"),
+    Param("fpga_dsp_per_lane", PYNQ_Z2.mac_dsps / PYNQ_Z2.lanes, "1", "design",
+          "fixedpoint.spec.PYNQ_Z2.mac_dsps / lanes: two lanes per DSP48E1 pair up to MAC_DSP_BUDGET, LUT multipliers "
+          "beyond (docs/rtl.md, MAC lanes)"),
     Param("fpga_dsp_fixed", 4, "1", "assumption", "DSPs outside the lanes (u = c·accS − s·accC, gain multiply)"),
     Param("fpga_coupling_bits_onchip", 4, "bit", "design", "fixedpoint.spec FORMATS['pynq-z2-n1024'] (4-bit K)"),
     Param("fpga_coupling_bits_ddr", 4, "bit", "design",

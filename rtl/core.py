@@ -81,7 +81,7 @@ class OscillatorCore(wiring.Component):
         })
 
     # Timing facts the benchmark and docs use.
-    MAC_LATENCY = 5  # issue -> addresses registered -> memory data -> operands registered -> products -> accumulate
+    MAC_LATENCY = 3 + MacBlock.latency  # issue -> addresses registered -> memory data -> lane block -> accumulate
     POST_LATENCY = 12  # row in -> phase write / CORDIC in (stages Q1..Q12)
 
     def elaborate(self, platform):
@@ -378,7 +378,8 @@ class OscillatorCore(wiring.Component):
 
         # MAC pipeline: stage 1 = addresses registered (one K / drive address copy per block of lanes, so no
         # register drives every bank), stage 2 = memory data (weight digits selected), then the lane blocks
-        # (rtl/lanes.py: operands registered, products registered and accumulated): accumulate at stage 4.
+        # (rtl/lanes.py, MacBlock.latency stages: operands, DSP M / LUT half sums, products): accumulate at stage
+        # 2 + MacBlock.latency.
         nblk = -(-L // MAC_BLOCK_LANES)
         blocks = [range(i * MAC_BLOCK_LANES, min(L, (i + 1) * MAC_BLOCK_LANES)) for i in range(nblk)]
         v1, first1, scale1, last1, cond1, g1, b1 = (Signal(name="v1"), Signal(name="first1"), Signal(name="scale1"),
@@ -387,16 +388,19 @@ class OscillatorCore(wiring.Component):
         v2, first2, scale2, last2, cond2, g2, b2 = (Signal(name="v2"), Signal(name="first2"), Signal(name="scale2"),
                                                     Signal(name="last2"), Signal(name="cond2"),
                                                     Signal(_bits_for(G), name="g2"), Signal(b_w, name="b2"))
-        v3, last3, cond3, g3, b3 = (Signal(name="v3"), Signal(name="last3"), Signal(name="cond3"),
-                                    Signal(_bits_for(G), name="g3"), Signal(b_w, name="b3"))
-        v4, last4, cond4, g4, b4 = (Signal(name="v4"), Signal(name="last4"), Signal(name="cond4"),
-                                    Signal(_bits_for(G), name="g4"), Signal(b_w, name="b4"))
         m.d.sync += [v1.eq(seq_active & ~stall & ~flush), first1.eq(seq_first), scale1.eq(seq_scale),
                      last1.eq(seq_last), cond1.eq(seq_cond), g1.eq(seq_g), b1.eq(seq_b),
                      v2.eq(v1 & ~flush), first2.eq(first1), scale2.eq(scale1), last2.eq(last1), cond2.eq(cond1),
-                     g2.eq(g1), b2.eq(b1),
-                     v3.eq(v2 & ~flush), last3.eq(last2), cond3.eq(cond2), g3.eq(g2), b3.eq(b2),
-                     v4.eq(v3 & ~flush), last4.eq(last3), cond4.eq(cond3), g4.eq(g3), b4.eq(b3)]
+                     g2.eq(g1), b2.eq(b1)]
+        # The core's copy of the control through the lane blocks (MacBlock.latency stages): stage A accumulates.
+        va, lasta, conda, ga, ba = v2, last2, cond2, g2, b2
+        stage_valids = []
+        for k in range(3, 3 + MacBlock.latency):
+            nv, nl, nc, ng, nb = (Signal(name=f"v{k}"), Signal(name=f"last{k}"), Signal(name=f"cond{k}"),
+                                  Signal(_bits_for(G), name=f"g{k}"), Signal(b_w, name=f"b{k}"))
+            m.d.sync += [nv.eq(va & ~flush), nl.eq(lasta), nc.eq(conda), ng.eq(ga), nb.eq(ba)]
+            va, lasta, conda, ga, ba = nv, nl, nc, ng, nb
+            stage_valids.append(nv)
         trig_addr = Signal(_bits_for(BN))  # registered: the trig buffers' MAC read address (port B)
         m.d.sync += trig_addr.eq(t_off + seq_col)
         m.d.comb += [trig_b_rd[0].addr.eq(trig_addr), trig_b_rd[1].addr.eq(trig_addr)]
@@ -409,7 +413,7 @@ class OscillatorCore(wiring.Component):
             kcol2 = Signal(len(kcol), name="kcol2")  # the column register, aligned with the stage-2 memory data
             m.d.sync += kcol2.eq(kcol)
         hand = Signal()
-        m.d.comb += hand.eq(v4 & last4 & ~flush)
+        m.d.comb += hand.eq(va & lasta & ~flush)
         kinds = lane_kinds(L, p.dsp_lanes, p.pack_shift)
         holds_s = [[None] * L for _ in range(B)]
         holds_c = [[None] * L for _ in range(B)]
@@ -456,9 +460,9 @@ class OscillatorCore(wiring.Component):
         post_s, post_c = Signal(signed(acc_w)), Signal(signed(acc_w))
         heads_s, heads_c = [], []
         for b in range(B):
-            with m.If(hand & (b4 == b)):
-                m.d.sync += [rows_left[b].eq(Mux(cond4, M, Mux(g4 == G - 1, p.last_group_rows, L))),
-                             feed_row[b].eq(Mux(cond4, n, g4 * L)), feed_lane[b].eq(0)]
+            with m.If(hand & (ba == b)):
+                m.d.sync += [rows_left[b].eq(Mux(conda, M, Mux(ga == G - 1, p.last_group_rows, L))),
+                             feed_row[b].eq(Mux(conda, n, ga * L)), feed_lane[b].eq(0)]
             with m.Elif((fb == b) & (rows_left[b] != 0)):
                 m.d.sync += [rows_left[b].eq(rows_left[b] - 1), feed_row[b].eq(feed_row[b] + 1),
                              feed_lane[b].eq(feed_lane[b] + 1)]
@@ -560,7 +564,8 @@ class OscillatorCore(wiring.Component):
 
         # Anything still in flight (the step ends when this drops).
         inflight = Signal()
-        m.d.comb += inflight.eq(seq_active | v1 | v2 | v3 | v4 | feeding | init_active | Cat(*post_valid).any()
+        m.d.comb += inflight.eq(seq_active | v1 | v2 | Cat(*stage_valids).any() | feeding | init_active
+                                | Cat(*post_valid).any()
                                 | self._cordic_busy(m, cordic) | (self._k_busy if streamed else 0))
 
         # ------------------------------------------------------------------ control FSM

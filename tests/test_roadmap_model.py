@@ -61,16 +61,16 @@ def test_bram_capacity_arithmetic():
 def test_pynq_z2_params_agree_with_roadmap_inputs():
     assert PYNQ_Z2.lanes == P.v("fpga_lanes", "1")
     assert PYNQ_Z2.spec.coupling_bits == P.v("fpga_coupling_bits_onchip", "bit")
-    assert rm.fpga_cycles(1024, 8, 64, 1, P.with_overrides(fpga_step_overhead_cycles=0,
-                                                            fpga_image_overhead_cycles=0))["mac_cycles_per_step"] \
-        == PYNQ_Z2.mac_cycles_per_step + 8
+    assert rm.fpga_cycles(1024, 8, PYNQ_Z2.lanes, 1, P.with_overrides(fpga_step_overhead_cycles=0,
+                                                                       fpga_image_overhead_cycles=0),
+                          bits=4)["mac_cycles_per_step"] == PYNQ_Z2.mac_cycles_per_step + 8 * PYNQ_Z2.drive_passes
 
 
 def test_cycles_use_the_benchmark_else_the_rtl_accounting():
     """The PYNQ-Z2 build's cycles are the cycle benchmark's (benchmarks/results/bench_cycles.json); a build it did
     not measure takes the RTL's accounting."""
     rtl = pytest.importorskip("rtl.resources")
-    c = rm.fpga_cycles(1024, 8, 64, 10, P, bits=4)
+    c = rm.fpga_cycles(1024, 8, PYNQ_Z2.lanes, 10, P, bits=4)
     meas = rtl.measured_cycles(PYNQ_Z2)
     assert meas is not None and c["source"] == "measured: " + meas["source"]
     assert c["cycles_per_step"] == meas["step_cycles"] >= c["mac_cycles_per_step"]
