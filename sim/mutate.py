@@ -84,7 +84,7 @@ MUTANTS: tuple[Mutant, ...] = (
            "Mux(digit[D - 2], neg_trig << (D - 2), trig << (D - 1))",
            "a LUT lane's shift-and-add multiplier adds the digit's sign bit instead of subtracting it"),
     Mutant("horner-scale-short", "width", "rtl/lanes.py",
-           "Mux(sc2, cur << self.horner_shift, cur)", "Mux(sc2, cur << (self.horner_shift - 1), cur)",
+           "Mux(sc3, cur << self.horner_shift, cur)", "Mux(sc3, cur << (self.horner_shift - 1), cur)",
            "Horner's rule shifts the accumulator one bit short between drive digits"),
     Mutant("gain-sign-extended", "sign/zero extension", "rtl/core.py",
            'pipe("q5g", unsigned(s.gain_bits), q4["g"])', 'pipe("q5g", signed(s.gain_bits), q4["g"])',
