@@ -126,7 +126,7 @@ MUTANTS: tuple[Mutant, ...] = (
            "digits.append(Cat(wide[(PD - 1) * c_bits:], Const(0, 1)).as_signed())",
            "the top digit of a drive weight is zero-extended (negative drive weights turn large positive)"),
     Mutant("ragged-group-fed-whole", "lane/bank indexing", "rtl/core.py",
-           "Mux(g4 == G - 1, p.last_group_rows, L)", "Mux(g4 == G - 1, L, L)",
+           "Mux(ga == G - 1, p.last_group_rows, L)", "Mux(ga == G - 1, L, L)",
            "the ragged last group feeds all L rows to the post-processor (rows past n overwrite other phases)"),
     Mutant("init-pass-one-row-short", "FSM edge", "rtl/core.py",
            "with m.If(init_row == BN - 1):", "with m.If(init_row == BN - 2):",
