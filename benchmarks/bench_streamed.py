@@ -47,7 +47,7 @@ K_FORMATS = {4: "pynq-z2-n1024", 8: "default"}
 
 
 def simulate(n: int, batch: int, n_cond: int, fmt: str, ports: int, steps: int, samples: int) -> dict:
-    p = HardwareParams(n, n_cond, streamed.LANES, get_format(fmt), batch=batch, k_source="ddr", k_ports=ports)
+    p = HardwareParams(n, n_cond, streamed.LANE_CHOICES[0], get_format(fmt), batch=batch, k_source="ddr", k_ports=ports)
     rate = streamed.port_beats_per_cycle(ports)
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "runs.json"

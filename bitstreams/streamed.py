@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 
 from fixedpoint.layout import stream_lengths
-from fixedpoint.spec import AXI_DATA_BITS, BUS_BITS, FORMATS, PYNQ_Z2, HardwareParams, NumericsSpec, default_lanes
+from fixedpoint.spec import AXI_DATA_BITS, BUS_BITS, FORMATS, PYNQ_Z2, HardwareParams, NumericsSpec, lut_lanes_for
 
 from .board_config import CONFIGS as BOARDS
 from .power_model import bram18_for
@@ -35,8 +35,17 @@ CMA_STOCK_BYTES = 128 << 20
 #: "does not fit in practice" (hardware.md §8, n16384 at 4-bit K).
 CMA_HEADROOM_BYTES = 16 << 20
 DDR_BYTES = BOARDS["pynq-z2"].ddr_bytes
-#: Lanes of the PYNQ-Z2 builds (2 DSP48E1 each: 128 of 220).
-LANES = 64
+#: Lane counts plan() weighs (MAC lanes share DSP48E1 pairs up to fixedpoint.spec.MAC_DSP_BUDGET, LUT multipliers
+#: beyond; a ragged last group is allowed). More lanes shorten the compute side of a step but cost accumulator and
+#: feeder flip-flops per sample, so the batch that fits shrinks.
+LANE_CHOICES = (64, 128, 256)
+#: LUTs of the logic (not LUT RAM) the plan may use, and yosys synth_xilinx's cost per part (docs/resources.md):
+#: per lane and sample, about one LUT per accumulator bit for the Horner adder and one for the feeder's read
+#: multiplexer, sin and cos; per LUT-multiplier lane about 230 more (rtl/lanes.py MacBlock); the rest of the core.
+LUT_FRACTION = 0.85
+LUTS_PER_ACC_BIT = 2
+LUTS_PER_LUT_LANE = 230
+LUTS_FIXED = 6000
 
 
 def clock_hz() -> float:
@@ -54,10 +63,11 @@ class Budget:
     bram36: float
     ffs: int
     lutram_luts: int
+    luts: int = 0
 
     def fits(self) -> bool:
         return (self.bram36 <= BRAM36 - BRAM36_RESERVED and self.ffs <= FF_FRACTION * FFS
-                and self.lutram_luts <= LUTRAM_FRACTION * LUTS)
+                and self.lutram_luts <= LUTRAM_FRACTION * LUTS and self.luts + self.lutram_luts <= LUT_FRACTION * LUTS)
 
 
 def budget(p: HardwareParams) -> Budget:
@@ -74,7 +84,8 @@ def budget(p: HardwareParams) -> Budget:
            + bram18_for(nt, BUS_BITS) + p.k_ports * bram18_for(128, AXI_DATA_BITS))
     ffs = 4 * p.batch * p.lanes * p.acc_bits
     lutram = p.lanes * math.ceil(p.drive_bank_depth / 64) * s.drive_bits
-    return Budget(r18 / 2, ffs, lutram)
+    luts = LUTS_FIXED + 2 * LUTS_PER_ACC_BIT * p.batch * p.lanes * p.acc_bits + LUTS_PER_LUT_LANE * p.lut_lanes
+    return Budget(r18 / 2, ffs, lutram, luts)
 
 
 def request_cycles(p: HardwareParams, steps: int, step_cycles: float) -> float:
@@ -91,21 +102,26 @@ BATCH_TOLERANCE = 0.05
 
 
 def plan(n: int, n_cond: int, spec: NumericsSpec, steps: int = 10, ports: int = 2, max_batch: int = 16) -> dict:
-    """The streamed-K PYNQ-Z2 build for an (n, n_cond) model: the smallest batch within BATCH_TOLERANCE of the most
-    images/s that fits the chip, its cycles per step (compute vs DDR), images/s and DDR needs."""
+    """The streamed-K PYNQ-Z2 build for an (n, n_cond) model: over LANE_CHOICES and batches that fit the chip, the
+    fewest lanes, then the smallest batch, within BATCH_TOLERANCE of the most images/s; its cycles per step
+    (compute vs DDR), images/s and DDR needs."""
     from rtl.resources import streamed_cycle_accounting
 
     rate = port_beats_per_cycle(ports)
-    lanes = default_lanes(n, n_cond, spec, LANES)
     options = []
-    for b in range(1, max_batch + 1):
-        p = HardwareParams(n, n_cond, lanes, spec, batch=b, k_source="ddr", k_ports=ports)
-        use = budget(p)
-        if not use.fits():
-            break
-        acc = streamed_cycle_accounting(p, rate, DDR_LATENCY_CYCLES)
-        ips = b * clock_hz() / request_cycles(p, steps, acc["step_model"])
-        options.append({"params": p, "budget": use, "cycles": acc, "images_per_s": ips})
+    for lanes in LANE_CHOICES:
+        for b in range(1, max_batch + 1):
+            try:
+                p = HardwareParams(n, n_cond, lanes, spec, batch=b, k_source="ddr", k_ports=ports,
+                                   lut_lanes=lut_lanes_for(lanes, spec))
+            except ValueError:
+                break  # lanes beyond this model's group size or word packing
+            use = budget(p)
+            if not use.fits():
+                break
+            acc = streamed_cycle_accounting(p, rate, DDR_LATENCY_CYCLES)
+            ips = b * clock_hz() / request_cycles(p, steps, acc["step_model"])
+            options.append({"params": p, "budget": use, "cycles": acc, "images_per_s": ips})
     if not options:
         raise ValueError(f"no streamed-K batch of n={n} fits the XC7Z020's on-chip memory")
     top = max(o["images_per_s"] for o in options)

@@ -36,7 +36,7 @@ _ZERO_LIST = re.compile(r"  initial begin\n(?:    \w+\[\d+\] = \d+'[dh]0;\n)+  e
 XC7Z020 = {"LUT": 53_200, "FF": 106_400, "DSP48E1": 220, "BRAM36": 140, "CARRY4": 13_300}
 #: The streamed-K PYNQ-Z2 build of imagenet64-n6656 (bitstreams.streamed.pynq_z2_build picks it: 4-bit K read from
 #: DDR over two HP ports, 3 samples per pass over K); tests/test_rtl_resources.py keeps the two in step.
-PYNQ_Z2_STREAMED = HardwareParams(n=6656, n_cond=1, lanes=PYNQ_Z2.lanes, spec=FORMATS["pynq-z2-n1024"], batch=3,
+PYNQ_Z2_STREAMED = HardwareParams(n=6656, n_cond=1, lanes=64, spec=FORMATS["pynq-z2-n1024"], batch=3,
                                   k_source="ddr", k_ports=2)
 CONFIGS = {"pynq-z2": PYNQ_Z2, "pynq-z2-streamed": PYNQ_Z2_STREAMED}
 
