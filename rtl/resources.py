@@ -149,6 +149,8 @@ def build_line(p: HardwareParams) -> str:
             f"drive {p.spec.drive_bits}-bit, trig {p.spec.trig_bits}-bit")
     if p.k_streamed or p.batch > 1:
         line += f", batch {p.batch}, K {'streamed from DDR over ' + str(p.k_ports) + ' AXI4 read ports' if p.k_streamed else 'on chip'}"
+    if p.lut_lanes:
+        line += f", {p.lut_lanes} LUT-multiplier lanes"
     return line
 
 
@@ -195,9 +197,12 @@ def section(params: HardwareParams, cells: dict, seconds: float, heading: str = 
     if depth:
         lines += depth_lines(depth, sub)
     lines += [f"{sub} Cycle accounting (per Euler step)", "",
-              f"- MAC bound {'B·' if B > 1 else ''}N(N+M)/L = {acc['mac_bound']} cycles",
-              f"- conditioning group first: +{acc['cond_group']} cycles",
-              f"- drain of the last group (MAC {OscillatorCore.MAC_LATENCY} + {'B·' if B > 1 else ''}L rows + post "
+              f"- MAC bound {'B·' if B > 1 else ''}G·(N+M·PD) = {acc['mac_bound']} cycles (G = {params.groups} groups "
+              f"of {params.lanes} lanes, {params.lut_lanes} of them LUT multipliers; PD = {params.drive_passes} "
+              "drive digits)",
+              f"- conditioning group first ({'B·' if B > 1 else ''}M·PD digit columns): +{acc['cond_group']} cycles",
+              f"- drain of the last group (MAC {OscillatorCore.MAC_LATENCY} + {'B·' if B > 1 else ''}"
+              f"{params.last_group_rows} rows + post "
               f"{OscillatorCore.POST_LATENCY} + CORDIC + 3): +{acc['drain']} cycles",
               f"- model: {acc['step_model']} cycles/step = {100 * (acc['step_model'] / acc['mac_bound'] - 1):.2f} % over the bound",
               f"- once per run: init CORDIC pass {acc['init_pass']} cycles"]
