@@ -43,8 +43,10 @@ class DdrWindow(AxiRamRead):
         return await super()._read(address, length)
 
 
-def ddr(dut, p, rng: random.Random | None, limit: int | None = None) -> list[AxiRamRead]:
-    """One AXI RAM slave per read port, all on the same memory (the board's DDR)."""
+def ddr(dut, p, rng: random.Random | None, limit: int | None = None, r_pause: dict | None = None) -> list[AxiRamRead]:
+    """One AXI RAM slave per read port, all on the same memory (the board's DDR). R beats pause with probability
+    r_pause["p"] (read at every beat, so a test can slow the memory between runs; default 0.3)."""
+    r_pause = r_pause if r_pause is not None else {"p": 0.3}
     size = K_BASE + p.k_ports * PLANE_GAP
     assert p.k_plane_bytes <= PLANE_GAP, "test build too large for the simulated memory map"
     rams = []
@@ -54,7 +56,7 @@ def ddr(dut, p, rng: random.Random | None, limit: int | None = None) -> list[Axi
         ram.log.setLevel("WARNING")
         if rng is not None:
             ram.ar_channel.set_pause_generator(iter(lambda: rng.random() < 0.4, None))
-            ram.r_channel.set_pause_generator(iter(lambda: rng.random() < 0.3, None))
+            ram.r_channel.set_pause_generator(iter(lambda: rng.random() < r_pause["p"], None))
         rams.append(ram)
     return rams
 
@@ -70,12 +72,15 @@ async def test_streamed_golden_runs(dut):
     """Random images (n_cond and classes from the build options), B samples of mixed classes per run, 10 steps,
     the DDR stalling at random: every phase of every sample equals the golden model. Cycles: STEP_CYCLES minus
     K_WAIT_CYCLES (the last step's clocks the lanes waited for K) is the same in every run however the DDR
-    stalls, above the MAC bound and at most the stall-free step of rtl.resources.cycle_accounting."""
+    stalls, above the MAC bound and at most the stall-free step of rtl.resources.cycle_accounting. Each image's first
+    run reads K from a memory too slow for the lanes: K_WAIT_CYCLES is then non-zero and below STEP_CYCLES (one
+    step's waits)."""
     p, o = _params(), _opts()
     start, computes = _count["comparisons"], set()
     rng = random.Random(o.get("seed", 1))
     drv = CoreDriver(dut)
-    rams = ddr(dut, p, rng if o.get("stalls", True) else None)
+    r_pause = {"p": 0.3}
+    rams = ddr(dut, p, rng if o.get("stalls", True) else None, r_pause=r_pause)
     await drv.reset()
     for img_k in range(o.get("images", 1)):
         classes = o.get("classes", 4)
@@ -85,6 +90,9 @@ async def test_streamed_golden_runs(dut):
         await load_k(drv, rams, image)
         golden = GoldenModel(image)
         for run_k in range(o.get("runs", 2)):
+            # The first run of each image reads K from a slow memory (R paused 85 % of the clocks), so the lanes
+            # wait in every step of it: K_WAIT_CYCLES must count one step's waits, not the run's.
+            r_pause["p"] = 0.85 if run_k == 0 and o.get("stalls", True) else 0.3
             ids = np.array([rng.randrange(classes) for _ in range(p.batch)])
             steps = 10 if run_k == 0 else rng.randint(0, 10)
             phases0 = initial_phases(rng.randrange(1 << 30), p.batch, p.n_total, p.spec)
@@ -98,6 +106,12 @@ async def test_streamed_golden_runs(dut):
                 step_cycles = await drv.read("STEP_CYCLES")
                 wait = await drv.read("K_WAIT_CYCLES")
                 assert p.mac_cycles_per_step < step_cycles and wait < step_cycles
+                if r_pause["p"] > 0.5:
+                    # The slow memory: the lanes waited in every step; a K_WAIT_CYCLES that kept counting over the
+                    # run's 10 steps would exceed the last step's STEP_CYCLES. (The step also waits for the padding
+                    # beats after the last column, which K_WAIT_CYCLES does not count, so the check below skips it.)
+                    assert wait > 0, "the slow memory never made the lanes wait"
+                    continue
                 # Stalls only lengthen the waits: the clocks the lanes compute are the same for every step.
                 computes.add(step_cycles - wait)
                 assert len(computes) == 1, f"STEP_CYCLES - K_WAIT_CYCLES varies with the DDR's stalls: {computes}"
