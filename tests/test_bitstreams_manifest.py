@@ -83,7 +83,7 @@ def test_a_new_import_of_the_build_joins_the_sources(fake_build):
 def test_refuses_other_parameters(fake_build):
     root, bit = fake_build
     with pytest.raises(BitstreamMismatch, match="was built for n=1024"):
-        check_bitstream(bit, replace(PYNQ_Z2, lanes=32), root=root)
+        check_bitstream(bit, replace(PYNQ_Z2, lanes=32, lut_lanes=0), root=root)
     with pytest.raises(BitstreamMismatch, match="coupling_bits=4"):
         check_bitstream(bit, PYNQ_Z2.with_spec(coupling_bits=8), root=root)
 

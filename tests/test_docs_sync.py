@@ -111,7 +111,7 @@ def test_headline_figures_come_from_the_benchmarks():
     f = headline.figures()
     for path in headline.files():
         assert (REPO / path).read_text() == headline.render(path, (REPO / path).read_text(), f), _diff_hint(
-            path, "python -m benchmarks.headline")
+            path, "python benchmarks/headline.py")
 
 
 def test_a_stale_headline_number_fails():
@@ -137,7 +137,7 @@ def test_cycle_benchmark_is_from_todays_rtl():
     assert meas is not None, "benchmarks/results/bench_cycles.json: run python benchmarks/bench_cycles.py"
     assert 0 <= acc["step_model"] - meas["step_cycles"] <= 5, (
         f"STEP_CYCLES {meas['step_cycles']} measured vs model {acc['step_model']}: the benchmark is stale; run "
-        "python benchmarks/bench_cycles.py, python -m benchmarks.headline, python -m rtl.resources --rerender "
+        "python benchmarks/bench_cycles.py, python benchmarks/headline.py, python -m rtl.resources --rerender "
         "--out docs/resources.md, python -m bitstreams.roadmap --no-measure")
     assert meas["run_cycles"] >= meas["steps"] * meas["step_cycles"] + acc["init_pass"] - 5 * meas["steps"]
 

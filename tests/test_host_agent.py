@@ -406,7 +406,7 @@ def _cli(args, capsys):
     (["--listen", "127.0.0.1:0", "--baud", "0"], "must be a finite number > 0"),
     (["--listen", "127.0.0.1:0", "--idle-timeout", "nan"], "--idle-timeout"),
     (["--listen", "127.0.0.1:0", "--lanes", "8"], "give --n too"),
-    (["--listen", "127.0.0.1:0", "--n", "100", "--lanes", "64"], "multiple of lanes"),
+    (["--listen", "127.0.0.1:0", "--n", "16", "--lanes", "64"], "MAC columns of a group"),
     (["--listen", "127.0.0.1:0", "--bitfile", "x.bit"], "--bitfile applies to --board pynq-z2 only"),
     (["--listen", "127.0.0.1:0", "--board", "pynq-z2"], "--board pynq-z2 needs --bitfile PATH.bit"),
     (["--listen", "127.0.0.1:0", "--memory-mib", "4"], "at least 16"),

@@ -74,8 +74,8 @@ def test_refuses_a_consistent_manifest_for_another_core(tmp_path):
     assert check_bitstream(bit, n512)["params"]["n"] == 512  # the set is self-consistent
     with pytest.raises(BoardError, match="n: built 512, needed 1024"):
         PynqZ2Board(bit)
-    lanes = replace(PYNQ_Z2, lanes=32)
-    with pytest.raises(BoardError, match="lanes: built 64, needed 32"):
+    lanes = replace(PYNQ_Z2, lanes=32, lut_lanes=0)
+    with pytest.raises(BoardError, match="lanes: built 256, needed 32"):
         PynqZ2Board(_consistent_set(tmp_path / "l", PYNQ_Z2), expected=lanes)
 
 
